@@ -1,0 +1,1 @@
+"""The Slack face of cancel-sub and its use cases."""

@@ -1,0 +1,237 @@
+"""The append-only, hash-chained audit log: append, verify, query and export."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from sqlmodel import Session, col, select
+
+from storage.models import AuditEvent, AuditHead, CancellationRequest
+
+GENESIS_HASH = "0" * 64
+HEAD_ID = 1
+
+
+def utcnow() -> datetime:
+    """Aware UTC with microseconds: what both SQLite and PostgreSQL store and give back unchanged."""
+    return datetime.now(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_hash(
+    *,
+    previous_hash: str,
+    sequence: int,
+    time: datetime,
+    request_id: str | None,
+    actor: str,
+    action: str,
+    detail: str,
+) -> str:
+    """sha256(previous hash + canonical JSON of the event): every field a reader sees is covered."""
+    body = canonical_json(
+        {
+            "sequence": sequence,
+            "time": format_time(time),
+            "request_id": request_id,
+            "actor": actor,
+            "action": action,
+            "detail": json.loads(detail),
+        }
+    )
+    return hashlib.sha256((previous_hash + body).encode("utf-8")).hexdigest()
+
+
+def append(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    request_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add one event to the chain inside the caller's transaction, so it commits with the change it records."""
+    # The tip row is created by the first migration; locking it serializes appenders in every process.
+    head = session.exec(select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()).one()
+    detail_text = canonical_json(detail or {})
+    event = AuditEvent(
+        sequence=head.sequence + 1,
+        time=utcnow(),
+        request_id=request_id,
+        actor=actor,
+        action=action,
+        detail=detail_text,
+        previous_hash=head.hash,
+        hash="",
+    )
+    event.hash = event_hash(
+        previous_hash=event.previous_hash,
+        sequence=event.sequence,
+        time=event.time,
+        request_id=request_id,
+        actor=actor,
+        action=action,
+        detail=detail_text,
+    )
+    session.add(event)
+    head.sequence = event.sequence
+    head.hash = event.hash
+    session.add(head)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    ok: bool
+    events: int
+    first_bad_sequence: int | None = None
+    problem: str | None = None
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"audit chain intact: {self.events} events"
+        return f"audit chain broken at event {self.first_bad_sequence}: {self.problem}"
+
+
+def verify(session: Session, *, batch_size: int = 5000) -> VerifyReport:
+    """Walk the chain in order; name the first event whose sequence, link or hash does not match."""
+    expected_previous = GENESIS_HASH
+    expected_sequence = 1
+    count = 0
+    for event in _iter_events(session, batch_size=batch_size):
+        if event.sequence != expected_sequence:
+            return VerifyReport(
+                False, count, expected_sequence, f"event {expected_sequence} is missing (found {event.sequence})"
+            )
+        if event.previous_hash != expected_previous:
+            return VerifyReport(False, count, event.sequence, "its previous hash does not match the event before")
+        try:
+            actual = event_hash(
+                previous_hash=event.previous_hash,
+                sequence=event.sequence,
+                time=event.time,
+                request_id=event.request_id,
+                actor=event.actor,
+                action=event.action,
+                detail=event.detail,
+            )
+        except ValueError:
+            return VerifyReport(False, count, event.sequence, "its detail is not valid JSON (edited)")
+        if actual != event.hash:
+            return VerifyReport(False, count, event.sequence, "its content does not match its hash (edited)")
+        expected_previous = event.hash
+        expected_sequence += 1
+        count += 1
+    head = session.get(AuditHead, HEAD_ID)
+    if head is not None and (head.sequence != count or head.hash != expected_previous):
+        return VerifyReport(
+            False, count, count + 1 if head.sequence > count else head.sequence,
+            f"the chain ends at event {count} but the recorded tip is event {head.sequence} (events deleted)",
+        )
+    return VerifyReport(True, count)
+
+
+def _iter_events(session: Session, *, batch_size: int, since: datetime | None = None) -> Iterator[AuditEvent]:
+    """Keyset pagination: constant memory over any number of events."""
+    last = 0
+    while True:
+        query = select(AuditEvent).where(AuditEvent.sequence > last)
+        if since is not None:
+            query = query.where(AuditEvent.time >= since)
+        batch = session.exec(query.order_by(col(AuditEvent.sequence)).limit(batch_size)).all()
+        if not batch:
+            return
+        yield from batch
+        last = batch[-1].sequence
+        session.expunge_all()
+
+
+def events_for_request(session: Session, request_id: str) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(col(AuditEvent.sequence))
+    return list(session.exec(query).all())
+
+
+def events_for_subscription(
+    session: Session, subscription_id: str, *, since: datetime | None = None, limit: int = 200
+) -> list[AuditEvent]:
+    """Every event of every request made for this subscription id (any provider)."""
+    request_ids = select(CancellationRequest.id).where(CancellationRequest.subscription_id == subscription_id)
+    query = select(AuditEvent).where(col(AuditEvent.request_id).in_(request_ids))
+    if since is not None:
+        query = query.where(AuditEvent.time >= since)
+    return list(session.exec(query.order_by(col(AuditEvent.sequence)).limit(limit)).all())
+
+
+def events_by_actor(
+    session: Session, actor: str, *, since: datetime | None = None, limit: int = 200
+) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.actor == actor)
+    if since is not None:
+        query = query.where(AuditEvent.time >= since)
+    return list(session.exec(query.order_by(col(AuditEvent.sequence).desc()).limit(limit)).all())[::-1]
+
+
+EXPORT_FIELDS = ("sequence", "time", "request_id", "actor", "action", "detail", "previous_hash", "hash")
+
+
+def export_row(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "sequence": event.sequence,
+        "time": format_time(event.time),
+        "request_id": event.request_id or "",
+        "actor": event.actor,
+        "action": event.action,
+        "detail": event.detail,
+        "previous_hash": event.previous_hash,
+        "hash": event.hash,
+    }
+
+
+def export(
+    session: Session, out: TextIO, *, fmt: str, since: datetime | None = None, batch_size: int = 5000
+) -> int:
+    """Write events as CSV or JSON lines; returns how many were written."""
+    rows = (export_row(e) for e in _iter_events(session, batch_size=batch_size, since=since))
+    if fmt == "csv":
+        return _write_csv(out, rows)
+    if fmt == "jsonl":
+        count = 0
+        for row in rows:
+            row = {**row, "detail": json.loads(row["detail"]), "request_id": row["request_id"] or None}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            count += 1
+        return count
+    raise ValueError(f"unknown export format {fmt!r} (csv or jsonl)")
+
+
+def _write_csv(out: TextIO, rows: Iterable[dict[str, Any]]) -> int:
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def export_csv_text(session: Session, *, since: datetime | None = None) -> str:
+    buffer = io.StringIO()
+    export(session, buffer, fmt="csv", since=since)
+    return buffer.getvalue()

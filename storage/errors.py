@@ -1,0 +1,30 @@
+"""The storage error tree.
+
+    StorageError
+    ├── IllegalTransition   a status change the state machine does not allow
+    ├── RequestNotFound     no request with that id
+    ├── RoleError           an invalid user id or role, or a change the rules forbid
+    └── DatabaseUnavailable the database could not be reached or upgraded
+"""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base of every error raised by the storage package."""
+
+
+class IllegalTransition(StorageError):
+    pass
+
+
+class RequestNotFound(StorageError):
+    pass
+
+
+class RoleError(StorageError):
+    pass
+
+
+class DatabaseUnavailable(StorageError):
+    pass

@@ -1,0 +1,109 @@
+"""Table models and the vocabularies (roles, request statuses) stored in them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, SQLModel
+
+
+class Role(StrEnum):
+    REQUESTER = "requester"
+    APPROVER = "approver"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _ROLE_RANK[self]
+
+    def includes(self, other: Role) -> bool:
+        """Roles are ordered: an admin may do what an approver may, who may do what a requester may."""
+        return self.rank >= other.rank
+
+
+_ROLE_RANK = {Role.REQUESTER: 1, Role.APPROVER: 2, Role.ADMIN: 3}
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"
+    EXECUTING = "executing"
+    CANCELLED = "cancelled"
+    ALREADY_CANCELLED = "already_cancelled"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = frozenset(
+    {
+        RequestStatus.CANCELLED,
+        RequestStatus.ALREADY_CANCELLED,
+        RequestStatus.REJECTED,
+        RequestStatus.WITHDRAWN,
+        RequestStatus.EXPIRED,
+    }
+)
+
+
+class RoleAssignment(SQLModel, table=True):
+    __tablename__ = "role_assignments"
+
+    user_id: str = Field(primary_key=True, max_length=32)
+    role: str = Field(primary_key=True, max_length=16)
+    granted_by: str = Field(max_length=64)
+    granted_at: datetime
+
+
+class CancellationRequest(SQLModel, table=True):
+    __tablename__ = "cancellation_requests"
+
+    id: str = Field(primary_key=True, max_length=32)
+    provider: str = Field(max_length=32)
+    subscription_id: str = Field(max_length=64, index=True)
+    reason: str = Field(max_length=500)
+    requester: str = Field(max_length=32, index=True)
+    channel: str = Field(max_length=32)
+    card_ts: str | None = Field(default=None, max_length=32)
+    status: str = Field(max_length=20, index=True)
+    outcome: str | None = Field(default=None, max_length=32)
+    outcome_detail: str | None = None
+    retry_safe: bool = False
+    snapshot: str = "{}"
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = Field(default=None, max_length=32)
+    finished_at: datetime | None = None
+    # Slack's trigger id of the command that made this request: a retried delivery finds it again.
+    command_key: str | None = Field(default=None, max_length=64, unique=True)
+    attempts: int = 0
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+
+    sequence: int = Field(primary_key=True)
+    time: datetime
+    request_id: str | None = Field(default=None, max_length=32, index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    detail: str  # canonical JSON, stored as text so the hashed bytes are exactly what is read back
+    previous_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's tip: one row, locked by every append so appends are serialized across processes."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(primary_key=True)
+    sequence: int
+    hash: str = Field(max_length=64)

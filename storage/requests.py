@@ -1,0 +1,209 @@
+"""Cancellation requests and their state machine: every status change is one conditional UPDATE.
+
+    pending --approve--> executing --> cancelled | already_cancelled | failed | unknown
+    pending --> rejected | withdrawn | expired
+    failed (retry safe) --retry--> executing
+    unknown --verify--> cancelled | already_cancelled | failed
+    executing --recover--> cancelled | already_cancelled | unknown   (after a crash)
+
+The UPDATE's row count says who won; the audit event is written in the same transaction, so a change and
+its record commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, update
+from sqlmodel import Session, col, select
+
+from storage import audit
+from storage.errors import IllegalTransition, RequestNotFound
+from storage.models import CancellationRequest, RequestStatus
+
+S = RequestStatus
+
+ALLOWED: dict[RequestStatus, frozenset[RequestStatus]] = {
+    S.PENDING: frozenset({S.EXECUTING, S.REJECTED, S.WITHDRAWN, S.EXPIRED}),
+    S.EXECUTING: frozenset({S.CANCELLED, S.ALREADY_CANCELLED, S.FAILED, S.UNKNOWN}),
+    S.FAILED: frozenset({S.EXECUTING}),
+    S.UNKNOWN: frozenset({S.CANCELLED, S.ALREADY_CANCELLED, S.FAILED}),
+}
+
+_ID_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"  # no 0/O, 1/I/L: ids are read aloud and retyped
+REQUEST_ID_PREFIX = "CR-"
+REQUEST_ID_LENGTH = 8
+
+
+def new_request_id() -> str:
+    return REQUEST_ID_PREFIX + "".join(secrets.choice(_ID_ALPHABET) for _ in range(REQUEST_ID_LENGTH))
+
+
+def looks_like_request_id(text: str) -> bool:
+    body = text.upper().removeprefix(REQUEST_ID_PREFIX)
+    return (
+        text.upper().startswith(REQUEST_ID_PREFIX)
+        and len(body) == REQUEST_ID_LENGTH
+        and all(c in _ID_ALPHABET for c in body)
+    )
+
+
+def check_transition(current: RequestStatus, target: RequestStatus) -> None:
+    if target not in ALLOWED.get(current, frozenset()):
+        raise IllegalTransition(f"a request cannot go from {current} to {target}")
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    won: bool
+    request: CancellationRequest
+
+
+def create(
+    session: Session,
+    *,
+    provider: str,
+    subscription_id: str,
+    reason: str,
+    requester: str,
+    channel: str,
+    snapshot: str,
+    expires_at: datetime,
+    command_key: str | None = None,
+    audit_detail: dict[str, Any] | None = None,
+) -> CancellationRequest:
+    now = audit.utcnow()
+    request = CancellationRequest(
+        id=new_request_id(),
+        provider=provider,
+        subscription_id=subscription_id,
+        reason=reason,
+        requester=requester,
+        channel=channel,
+        status=S.PENDING,
+        snapshot=snapshot,
+        created_at=now,
+        expires_at=expires_at,
+        command_key=command_key,
+    )
+    session.add(request)
+    session.flush()
+    audit.append(
+        session,
+        actor=requester,
+        action="request.created",
+        request_id=request.id,
+        detail={
+            "provider": provider,
+            "subscription_id": subscription_id,
+            "reason": reason,
+            "channel": channel,
+            "expires_at": audit.format_time(expires_at),
+            **(audit_detail or {}),
+        },
+    )
+    return request
+
+
+def get(session: Session, request_id: str) -> CancellationRequest:
+    request = session.get(CancellationRequest, request_id.upper())
+    if request is None:
+        raise RequestNotFound(f"no request {request_id}")
+    return request
+
+
+def find(session: Session, request_id: str) -> CancellationRequest | None:
+    return session.get(CancellationRequest, request_id.upper())
+
+
+def by_command_key(session: Session, command_key: str) -> CancellationRequest | None:
+    query = select(CancellationRequest).where(CancellationRequest.command_key == command_key)
+    return session.exec(query).one_or_none()
+
+
+def transition(
+    session: Session,
+    request_id: str,
+    *,
+    expected: RequestStatus,
+    target: RequestStatus,
+    actor: str,
+    action: str,
+    detail: dict[str, Any] | None = None,
+    only_if: Sequence[ColumnElement[bool]] = (),
+    **values: Any,
+) -> TransitionResult:
+    """Move a request from `expected` to `target` if, and only if, it is still in `expected` (and `only_if` holds).
+
+    The caller that gets `won=True` is the one and only winner, whatever other threads or processes did.
+    """
+    check_transition(expected, target)
+    statement = (
+        update(CancellationRequest)
+        .where(col(CancellationRequest.id) == request_id, col(CancellationRequest.status) == expected.value)
+        .where(*only_if)
+        .values(status=target.value, **values)
+        .execution_options(synchronize_session=False)
+    )
+    won = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    if won:
+        audit.append(
+            session,
+            actor=actor,
+            action=action,
+            request_id=request_id,
+            detail={"from": expected.value, "to": target.value, **(detail or {})},
+        )
+    session.expire_all()
+    return TransitionResult(won=won, request=get(session, request_id))
+
+
+def set_card(session: Session, request_id: str, *, channel: str, card_ts: str) -> None:
+    """Record where the request's card lives; not a status change."""
+    statement = (
+        update(CancellationRequest)
+        .where(col(CancellationRequest.id) == request_id)
+        .values(channel=channel, card_ts=card_ts)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(statement)
+
+
+def in_status(session: Session, status: RequestStatus, *, limit: int = 500) -> list[CancellationRequest]:
+    query = (
+        select(CancellationRequest)
+        .where(CancellationRequest.status == status.value)
+        .order_by(col(CancellationRequest.created_at))
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def expired_pending(session: Session, now: datetime, *, limit: int = 500) -> list[CancellationRequest]:
+    query = (
+        select(CancellationRequest)
+        .where(CancellationRequest.status == S.PENDING.value, col(CancellationRequest.expires_at) <= now)
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def recent_by_requester(session: Session, requester: str, *, limit: int = 10) -> list[CancellationRequest]:
+    query = (
+        select(CancellationRequest)
+        .where(CancellationRequest.requester == requester)
+        .order_by(col(CancellationRequest.created_at).desc())
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def count_since(session: Session, *, requester: str, since: datetime) -> int:
+    query = select(CancellationRequest.id).where(
+        CancellationRequest.requester == requester, col(CancellationRequest.created_at) >= since
+    )
+    return len(session.exec(query).all())
