@@ -175,9 +175,7 @@ PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
 }
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, *, dotenv_path: Path | None = Path(".env")
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path | None = Path(".env")) -> Settings:
     """Parse every setting; raise one SettingsError listing all problems (values of secrets never shown)."""
     merged: dict[str, str] = {}
     if dotenv_path is not None and dotenv_path.is_file():
@@ -202,7 +200,10 @@ def load_settings(
 
 def _check_pairs(merged: Mapping[str, str], problems: list[str]) -> None:
     """A provider with half its credentials is a mistake worth stopping for, not a silently disabled provider."""
-    for first, second in (("KAJABI_CLIENT_ID", "KAJABI_CLIENT_SECRET"), ("ONEKEY_API_KEY", "ONEKEY_API_SIGNATURE")):
+    for first, second in (
+        ("KAJABI_CLIENT_ID", "KAJABI_CLIENT_SECRET"),
+        ("ONEKEY_API_KEY", "ONEKEY_API_SIGNATURE"),
+    ):
         has_first = bool(merged.get(first, "").strip())
         has_second = bool(merged.get(second, "").strip())
         if has_first != has_second:

@@ -118,7 +118,10 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyReport:
     for event in _iter_events(session, batch_size=batch_size):
         if event.sequence != expected_sequence:
             return VerifyReport(
-                False, count, expected_sequence, f"event {expected_sequence} is missing (found {event.sequence})"
+                False,
+                count,
+                expected_sequence,
+                f"event {expected_sequence} is missing (found {event.sequence})",
             )
         if event.previous_hash != expected_previous:
             return VerifyReport(False, count, event.sequence, "its previous hash does not match the event before")
@@ -142,7 +145,9 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyReport:
     head = session.get(AuditHead, HEAD_ID)
     if head is not None and (head.sequence != count or head.hash != expected_previous):
         return VerifyReport(
-            False, count, count + 1 if head.sequence > count else head.sequence,
+            False,
+            count,
+            count + 1 if head.sequence > count else head.sequence,
             f"the chain ends at event {count} but the recorded tip is event {head.sequence} (events deleted)",
         )
     return VerifyReport(True, count)
@@ -204,9 +209,7 @@ def export_row(event: AuditEvent) -> dict[str, Any]:
     }
 
 
-def export(
-    session: Session, out: TextIO, *, fmt: str, since: datetime | None = None, batch_size: int = 5000
-) -> int:
+def export(session: Session, out: TextIO, *, fmt: str, since: datetime | None = None, batch_size: int = 5000) -> int:
     """Write events as CSV or JSON lines; returns how many were written."""
     rows = (export_row(e) for e in _iter_events(session, batch_size=batch_size, since=since))
     if fmt == "csv":

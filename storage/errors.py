@@ -1,10 +1,10 @@
 """The storage error tree.
 
-    StorageError
-    ├── IllegalTransition   a status change the state machine does not allow
-    ├── RequestNotFound     no request with that id
-    ├── RoleError           an invalid user id or role, or a change the rules forbid
-    └── DatabaseUnavailable the database could not be reached or upgraded
+StorageError
+├── IllegalTransition   a status change the state machine does not allow
+├── RequestNotFound     no request with that id
+├── RoleError           an invalid user id or role, or a change the rules forbid
+└── DatabaseUnavailable the database could not be reached or upgraded
 """
 
 from __future__ import annotations

@@ -1,0 +1,146 @@
+"""The `cancel-sub` command line: run, serve, demo, roles, audit, db."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.timeparse import parse_since
+from storage import audit, migrate, roles
+from storage.database import Database
+from storage.errors import RoleError, StorageError
+
+EXIT_USAGE = 2
+
+
+def cli_actor() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name on this system (e.g. a container without passwd entry)
+        user = "unknown"
+    return f"cli:{user}"
+
+
+def open_database(settings: Settings) -> Database:
+    """The database at the latest schema: every entry point upgrades before use."""
+    database = Database(settings.database_url)
+    migrate.upgrade(database.engine)
+    return database
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cancel-sub",
+        description="Cancel customer subscriptions from Slack with two-person approval and an audit trail.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("run", help="run the bot over Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)")
+    serve = commands.add_parser("serve", help="serve Slack's HTTP requests at POST /slack/events")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    commands.add_parser("demo", help="the whole flow offline: sandbox provider and a local fake Slack")
+
+    roles_cmd = commands.add_parser("roles", help="grant, revoke and list roles")
+    roles_sub = roles_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name in ("grant", "revoke"):
+        sub = roles_sub.add_parser(name, help=f"{name} a role (requester, approver, admin)")
+        sub.add_argument("user_id", metavar="USER_ID", help="Slack user id, e.g. U012AB3CD")
+        sub.add_argument("role", metavar="ROLE", help="requester, approver or admin")
+    roles_sub.add_parser("list", help="list every role assignment")
+
+    audit_cmd = commands.add_parser("audit", help="verify or export the audit log")
+    audit_sub = audit_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    audit_sub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad event")
+    export = audit_sub.add_parser("export", help="write the audit log as CSV or JSON lines")
+    export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    export.add_argument("--since", help="a date (2026-11-01) or a span (7d, 12h)")
+    export.add_argument("--output", help="file to write (default: standard output)")
+
+    db_cmd = commands.add_parser("db", help="database maintenance")
+    db_sub = db_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="bring the schema to the latest version, keeping every row")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return _dispatch(args, settings)
+    except SettingsError as exc:
+        print(f"cancel-sub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (RoleError, ValueError) as exc:
+        print(f"cancel-sub: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except StorageError as exc:
+        print(f"cancel-sub: {exc}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "roles":
+        return _roles(args, settings)
+    if args.command == "audit":
+        return _audit(args, settings)
+    if args.command == "db":
+        database = Database(settings.database_url)
+        before = migrate.current_revision(database.engine)
+        after = migrate.upgrade(database.engine)
+        print(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+        return 0
+    from bot import entrypoints  # imported late: the Slack stack is not needed for admin commands
+
+    if args.command == "run":
+        return entrypoints.run_socket_mode(settings)
+    if args.command == "serve":
+        return entrypoints.serve_http(settings, host=args.host, port=args.port)
+    if args.command == "demo":
+        return entrypoints.run_demo()
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _roles(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action in ("grant", "revoke"):
+        user_id = roles.validate_user_id(args.user_id)
+        role = roles.parse_role(args.role)
+    database = open_database(settings)
+    with database.session() as session:
+        if args.action == "list":
+            assignments = roles.list_all(session)
+            if not assignments:
+                print("no roles yet: start with `cancel-sub roles grant <USER_ID> admin`")
+            for a in assignments:
+                print(f"{a.user_id:<14} {a.role:<10} granted by {a.granted_by} at {audit.format_time(a.granted_at)}")
+            return 0
+        if args.action == "grant":
+            changed = roles.grant(session, user_id=user_id, role=role, actor=cli_actor())
+            print(f"granted {role} to {user_id}" if changed else f"{user_id} already has {role}")
+            return 0
+        changed = roles.revoke(session, user_id=user_id, role=role, actor=cli_actor())
+        print(f"revoked {role} from {user_id}" if changed else f"{user_id} does not have {role}")
+        return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    database = open_database(settings)
+    with database.session() as session:
+        if args.action == "verify":
+            report = audit.verify(session)
+            print(report.describe(), file=sys.stdout if report.ok else sys.stderr)
+            return 0 if report.ok else 1
+        since = parse_since(args.since) if args.since else None
+        if args.output:
+            with Path(args.output).open("w", encoding="utf-8", newline="") as out:
+                count = audit.export(session, out, fmt=args.format, since=since)
+            print(f"wrote {count} events to {args.output}", file=sys.stderr)
+        else:
+            out_stream: TextIO = sys.stdout
+            audit.export(session, out_stream, fmt=args.format, since=since)
+        return 0

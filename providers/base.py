@@ -1,0 +1,160 @@
+"""The provider protocol and the vocabulary every adapter answers in.
+
+Errors (only invalid input and programming errors raise; every provider answer becomes an Outcome):
+
+    ProviderError
+    ├── InvalidSubscriptionId   an id this provider cannot have (refused before any call)
+    └── UnknownProvider         a provider name that is not enabled
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+
+class ProviderError(Exception):
+    """Base of the errors the providers package raises."""
+
+
+class InvalidSubscriptionId(ProviderError):
+    pass
+
+
+class UnknownProvider(ProviderError):
+    pass
+
+
+class Outcome(StrEnum):
+    """What happened at the provider, normalized across providers."""
+
+    CANCELLED = "cancelled"
+    ALREADY_CANCELLED = "already_cancelled"
+    NOT_FOUND = "not_found"
+    NOT_CANCELLABLE = "not_cancellable"
+    AUTH_FAILED = "auth_failed"
+    FORBIDDEN = "forbidden"
+    RATE_LIMITED = "rate_limited"
+    PROVIDER_ERROR = "provider_error"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_done(self) -> bool:
+        """The subscription is cancelled (by us or before)."""
+        return self in (Outcome.CANCELLED, Outcome.ALREADY_CANCELLED)
+
+    @property
+    def is_configuration_problem(self) -> bool:
+        return self in (Outcome.AUTH_FAILED, Outcome.FORBIDDEN)
+
+
+# Whether asking again is safe and may help; final failures and configuration problems will not change.
+RETRY_SAFE = {
+    Outcome.RATE_LIMITED: True,
+    Outcome.PROVIDER_ERROR: True,
+}
+
+
+class SubscriptionStatus(StrEnum):
+    ACTIVE = "active"
+    PENDING = "pending"
+    CANCELLED = "cancelled"
+    TERMINATED = "terminated"
+    # Kajabi: the purchase is deactivated; that alone does not prove the subscription was cancelled.
+    DEACTIVATED = "deactivated"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CancelEffect:
+    """What a cancel does at this provider: shown to approvers before they click."""
+
+    immediate: bool
+    refunds: bool
+    reversible: bool
+
+    def describe(self) -> str:
+        parts = [
+            "cancels immediately" if self.immediate else "cancels at the end of the billing period",
+            "refunds the last payment" if self.refunds else "no refund",
+            "can be undone" if self.reversible else "cannot be undone",
+        ]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class SubscriptionSnapshot:
+    """The subscription as the provider showed it, in the fields a person needs to recognize it."""
+
+    subscription_id: str
+    status: SubscriptionStatus
+    customer_name: str | None = None
+    customer_email: str | None = None
+    plan: str | None = None
+    amount: str | None = None  # decimal as text: never a float for money
+    currency: str | None = None
+    dates: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> SubscriptionSnapshot | None:
+        data: dict[str, Any] = json.loads(text or "{}")
+        if not data:
+            return None
+        data["status"] = SubscriptionStatus(data["status"])
+        data["notes"] = tuple(data.get("notes", ()))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """A lookup's answer: a snapshot, or the outcome that says why there is none."""
+
+    snapshot: SubscriptionSnapshot | None
+    problem: Outcome | None = None
+    detail: str = ""
+    http_status: int | None = None
+    elapsed_ms: int = 0
+
+    @property
+    def found(self) -> bool:
+        return self.snapshot is not None
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    outcome: Outcome
+    detail: str
+    http_status: int | None
+    retry_safe: bool
+    elapsed_ms: int
+
+    def audit_detail(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome.value,
+            "provider_detail": self.detail,
+            "http_status": self.http_status,
+            "retry_safe": self.retry_safe,
+            "elapsed_ms": self.elapsed_ms,
+        }
+
+
+@runtime_checkable
+class SubscriptionProvider(Protocol):
+    name: str
+    label: str
+    effect: CancelEffect
+    id_hint: str
+
+    def validate_id(self, raw: str) -> str:
+        """The id in canonical form, or InvalidSubscriptionId saying what an id looks like here."""
+        ...
+
+    def lookup(self, subscription_id: str) -> LookupResult: ...
+
+    def cancel(self, subscription_id: str) -> CancelResult: ...
