@@ -95,7 +95,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         after = migrate.upgrade(database.engine)
         print(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
         return 0
-    from bot import entrypoints  # imported late: the Slack stack is not needed for admin commands
+    import bot.entrypoints as entrypoints  # imported late: the Slack stack is not needed for admin commands
 
     if args.command == "run":
         return entrypoints.run_socket_mode(settings)

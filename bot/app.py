@@ -1,0 +1,25 @@
+"""Builds the Bolt App from Services and registers the listeners; nothing else."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App
+
+from bot import actions, commands
+from bot.services import Services
+
+
+def build_app(services: Services) -> App:
+    settings = services.settings
+    app = App(
+        client=services.client,
+        signing_secret=settings.slack_signing_secret.get() or None,
+        token_verification_enabled=False,
+        # Listeners wait on providers after ack(); size the pool for that, not for CPU.
+        listener_executor=ThreadPoolExecutor(max_workers=settings.listener_threads, thread_name_prefix="listener"),
+        request_verification_enabled=bool(settings.slack_signing_secret),
+    )
+    commands.register(app, services)
+    actions.register(app, services)
+    return app

@@ -1,0 +1,171 @@
+"""`/cancel-sub`: parsing (pure) and the listener that answers, asks the workflow and posts the card."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import blocks, messages
+from bot.services import Services
+from bot.workflow import Refusal
+from providers.base import InvalidSubscriptionId, UnknownProvider
+from storage.models import Role
+
+log = logging.getLogger(__name__)
+
+REASON_MIN, REASON_MAX = 3, 500
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Parsed:
+    kind: str  # help | status | request | error
+    provider: str = ""
+    subscription_id: str = ""
+    reason: str = ""
+    request_id: str = ""
+    error: str = ""
+
+
+def parse(text: str) -> Parsed:
+    """Split the command text; say exactly what is wrong when it cannot be understood."""
+    text = (text or "").strip()
+    if not text or text.lower() in {"help", "-h", "--help", "?"}:
+        return Parsed("help")
+    if len(text) > MAX_TEXT:
+        return Parsed("error", error=f"That is {len(text)} characters; a request fits in {MAX_TEXT}.")
+    words = text.split(None, 2)
+    first = words[0].lower()
+    if first == "status":
+        if len(words) != 2:
+            return Parsed("error", error=f"Usage: `{messages.COMMAND} status <request-id>`, e.g. CR-7K3M9Q2A.")
+        return Parsed("status", request_id=words[1].strip().upper())
+    if len(words) == 1:
+        return Parsed(
+            "error",
+            error="Missing the subscription id and the reason: "
+            f"`{messages.COMMAND} {_short(words[0])} <subscription-id> <reason>`.",
+        )
+    if len(words) == 2:
+        return Parsed("error", error=f"A reason is required ({REASON_MIN} to {REASON_MAX} characters), after the id.")
+    reason = " ".join(words[2].split())
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        return Parsed(
+            "error", error=f"The reason must be {REASON_MIN} to {REASON_MAX} characters (it is {len(reason)})."
+        )
+    return Parsed("request", provider=first, subscription_id=words[1], reason=reason)
+
+
+def _short(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def register(app: App, services: Services) -> None:
+    @app.command(messages.COMMAND)
+    def on_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        handle(services, ack=ack, command=command, respond=respond, client=client)
+
+
+def handle(services: Services, *, ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    workflow = services.workflow
+    user, channel = command.get("user_id", ""), command.get("channel_id", "")
+    parsed = parse(command.get("text", ""))
+    if parsed.kind == "help":
+        ack(text=messages.usage(services.registry.describe_enabled()))
+        return
+    if parsed.kind == "error":
+        ack(text=f":warning: {parsed.error}\n\n{messages.usage(services.registry.describe_enabled())}")
+        return
+    if parsed.kind == "status":
+        _status(services, ack=ack, user=user, request_id=parsed.request_id)
+        return
+    # Validate before anything is stored or sent: bad input never reaches a provider.
+    try:
+        provider = services.registry.get_provider(parsed.provider)
+        subscription_id = provider.validate_id(parsed.subscription_id)
+    except (UnknownProvider, InvalidSubscriptionId) as exc:
+        ack(text=f":warning: {exc}")
+        return
+    if not workflow.has_role(user, Role.REQUESTER):
+        workflow.record_denied(user, needed=Role.REQUESTER, attempted="request")
+        ack(text=messages.refusal_text(Refusal.NO_ROLE, detail=Role.REQUESTER.value))
+        return
+    command_key = command.get("trigger_id") or None
+    if command_key and workflow.find_by_command(command_key) is not None:
+        ack()  # a retried delivery of a command already handled
+        return
+    ack(text=f"Looking up `{subscription_id}` at {provider.label}…")
+    result = workflow.request(
+        requester=user,
+        provider_name=provider.name,
+        raw_id=subscription_id,
+        reason=parsed.reason,
+        channel=channel,
+        command_key=command_key,
+    )
+    if result.duplicate:
+        return
+    if not result.ok or result.request is None:
+        respond(
+            text=_lookup_refusal_text(result.refusal, subscription_id, provider.label, result.detail),
+            response_type="ephemeral",
+        )
+        return
+    posted = services.cards.post(client, result.request)
+    if posted.ts is None:
+        closed = workflow.close_unposted(result.request.id, why=posted.error or "card not posted")
+        respond(
+            text=_unposted_text(posted.error, closed.request.id if closed.request else ""), response_type="ephemeral"
+        )
+        return
+    workflow.card_posted(result.request.id, channel=result.request.channel, card_ts=posted.ts)
+    request = workflow.get(result.request.id)
+    assert request is not None
+    services.cards.thread(client, request, result.events)
+    respond(text=f"Request `{request.id}` is posted and waits for an approver.", response_type="ephemeral")
+
+
+def _status(services: Services, *, ack: Ack, user: str, request_id: str) -> None:
+    workflow = services.workflow
+    if not workflow.has_role(user, Role.REQUESTER):
+        workflow.record_denied(user, needed=Role.REQUESTER, attempted="status")
+        ack(text=messages.refusal_text(Refusal.NO_ROLE, detail=Role.REQUESTER.value))
+        return
+    request = workflow.get(request_id)
+    if request is None:
+        ack(text=messages.refusal_text(Refusal.NO_SUCH_REQUEST))
+        return
+    provider = services.registry.get(request.provider)
+    label = provider.label if provider else request.provider
+    ack(text=blocks.status_view(request, workflow.history(request.id), provider_label=label))
+
+
+def _lookup_refusal_text(refusal: Refusal | None, subscription_id: str, label: str, detail: str) -> str:
+    sub = f"`{subscription_id}`"
+    if refusal is Refusal.NOT_FOUND:
+        return f"{label} has no subscription {sub}. Check the id (no request was made)."
+    if refusal is Refusal.ALREADY_CANCELLED:
+        return f"{label} subscription {sub} is already cancelled. Nothing to do (no request was made)."
+    if refusal is Refusal.NOT_CANCELLABLE:
+        return f"{label} subscription {sub} has ended and cannot be cancelled (no request was made)."
+    return (
+        f"Could not read {sub} at {label}, so no request was made: {detail or 'no details'}. "
+        "If this persists, an admin should check the provider settings."
+    )
+
+
+def _unposted_text(error: str | None, request_id: str) -> str:
+    if error in ("not_in_channel", "channel_not_found"):
+        return (
+            "I can't post in this channel, so nothing was requested "
+            f"(request `{request_id}` is closed). Invite me with `/invite @cancel-sub` and run the command again, "
+            "or use it in a channel I'm in."
+        )
+    return (
+        f"Slack did not accept the request card ({error}), so nothing was requested (request `{request_id}` is "
+        "closed). Please try again in a minute."
+    )

@@ -1,0 +1,106 @@
+"""Sends signed slash commands and button clicks to the bot's HTTP endpoint, as Slack does."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+TEAM = {"id": "T0123ABCD", "domain": "acme"}
+
+
+class SlackDriver:
+    def __init__(self, *, endpoint: str, signing_secret: str, response_base: str | None = None) -> None:
+        self.endpoint = endpoint
+        self._secret = signing_secret
+        self._response_base = response_base
+        self._http = httpx.Client(timeout=30)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def signed_headers(
+        self, body: str, *, timestamp: int | None = None, retry_num: int | None = None
+    ) -> dict[str, str]:
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        signature = SignatureVerifier(self._secret).generate_signature(timestamp=ts, body=body) or ""
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signature,
+        }
+        if retry_num is not None:
+            headers["X-Slack-Retry-Num"] = str(retry_num)
+            headers["X-Slack-Retry-Reason"] = "http_timeout"
+        return headers
+
+    def post(self, body: str, **kwargs: Any) -> httpx.Response:
+        return self._http.post(self.endpoint, content=body.encode(), headers=self.signed_headers(body, **kwargs))
+
+    def _response_url(self, user: str, channel: str) -> str:
+        if self._response_base is None:
+            return f"https://hooks.slack.com/commands/T0123ABCD/{secrets.randbelow(10**12)}/x"
+        return f"{self._response_base}/respond/{channel}/{user}"
+
+    def command_body(self, text: str, *, user: str, channel: str = "C0456EFGH", trigger_id: str | None = None) -> str:
+        return urlencode(
+            {
+                "token": "verification_token_unused",
+                "team_id": TEAM["id"],
+                "team_domain": TEAM["domain"],
+                "channel_id": channel,
+                "channel_name": "billing-ops",
+                "user_id": user,
+                "user_name": user.lower(),
+                "command": "/cancel-sub",
+                "text": text,
+                "api_app_id": "A0ABCDEF1",
+                "is_enterprise_install": "false",
+                "response_url": self._response_url(user, channel),
+                "trigger_id": trigger_id
+                or f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}",
+            }
+        )
+
+    def command(self, text: str, *, user: str, channel: str = "C0456EFGH", **kwargs: Any) -> httpx.Response:
+        return self.post(self.command_body(text, user=user, channel=channel), **kwargs)
+
+    def click_body(
+        self, action_id: str, value: str, *, user: str, channel: str = "C0456EFGH", message_ts: str = "1.000100"
+    ) -> str:
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM["id"]},
+            "api_app_id": "A0ABCDEF1",
+            "token": "verification_token_unused",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+            "trigger_id": f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}",
+            "team": TEAM,
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": "billing-ops"},
+            "message": {"type": "message", "ts": message_ts, "text": "card", "blocks": []},
+            "state": {"values": {}},
+            "response_url": self._response_url(user, channel),
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "decision",
+                    "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                    "value": value,
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        return "payload=" + quote(json.dumps(payload))
+
+    def click(
+        self, action_id: str, value: str, *, user: str, channel: str = "C0456EFGH", **kwargs: Any
+    ) -> httpx.Response:
+        return self.post(self.click_body(action_id, value, user=user, channel=channel), **kwargs)

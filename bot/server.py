@@ -1,0 +1,68 @@
+"""HTTP mode: Slack's requests at POST /slack/events, GET /healthz, served by waitress (threaded WSGI)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
+
+from storage.database import Database
+
+EVENTS_PATH = "/slack/events"
+StartResponse = Callable[..., Any]
+
+
+def make_wsgi_app(app: App, database: Database) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    slack = SlackRequestHandler(app, path=EVENTS_PATH)
+
+    def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        if path == EVENTS_PATH and method == "POST":
+            return slack(environ, start_response)
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            healthy = database.ping()
+            return _json(start_response, 200 if healthy else 503, {"ok": healthy, "database": healthy})
+        return _json(start_response, 404, {"ok": False, "error": "not found"})
+
+    return wsgi
+
+
+def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
+    payload = json.dumps(body).encode()
+    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
+    start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+class HttpServer:
+    """A waitress server that can run in a thread (tests, demo) or in the foreground (`cancel-sub serve`)."""
+
+    def __init__(self, wsgi_app: Any, *, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
+        self._server = create_server(wsgi_app, host=host, port=port, threads=threads, ident="cancel-sub")
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)  # type: ignore[union-attr]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def serve_forever(self) -> None:
+        self._server.run()
+
+    def start(self) -> HttpServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="http", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

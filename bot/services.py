@@ -1,0 +1,81 @@
+"""Everything the listeners need, built once from Settings: database, providers, workflow, Slack client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.cards import Cards
+from bot.config import Settings
+from bot.workflow import Policy, Workflow
+from providers.registry import ProviderConfig, Registry, build_registry
+from storage import migrate
+from storage.database import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    registry: Registry
+    workflow: Workflow
+    client: WebClient
+    cards: Cards
+
+
+def provider_config(settings: Settings) -> ProviderConfig:
+    return ProviderConfig(
+        kajabi_client_id=settings.kajabi_client_id.get(),
+        kajabi_client_secret=settings.kajabi_client_secret.get(),
+        kajabi_base_url=settings.kajabi_base_url,
+        onekey_api_key=settings.onekey_api_key.get(),
+        onekey_api_signature=settings.onekey_api_signature.get(),
+        onekey_base_url=settings.onekey_base_url,
+        onekey_auth_prefix=settings.onekey_auth_prefix,
+        onekey_send_empty_json=settings.onekey_sign_empty_json,
+        sandbox=settings.sandbox_provider,
+        timeout_seconds=settings.provider_timeout_seconds,
+    )
+
+
+def web_client(settings: Settings) -> WebClient:
+    """Slack's Web API at SLACK_API_URL, retrying rate limits, 5xx and dropped connections."""
+    client = WebClient(token=settings.slack_bot_token.get() or None, base_url=settings.slack_api_url, timeout=10)
+    client.retry_handlers.extend(
+        [
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=3),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    return client
+
+
+def build_services(
+    settings: Settings,
+    *,
+    registry: Registry | None = None,
+    provider_transport: httpx.BaseTransport | None = None,
+    database: Database | None = None,
+) -> Services:
+    database = database or Database(settings.database_url, pool_size=settings.listener_threads)
+    migrate.upgrade(database.engine)
+    registry = registry or build_registry(provider_config(settings), transport=provider_transport)
+    workflow = Workflow(
+        database=database,
+        registry=registry,
+        policy=Policy(
+            request_ttl=timedelta(minutes=settings.request_ttl_minutes),
+            allow_self_approval=settings.allow_self_approval,
+        ),
+    )
+    client = web_client(settings)
+    return Services(settings, database, registry, workflow, client, Cards(registry))

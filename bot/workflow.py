@@ -1,0 +1,507 @@
+"""Use cases: request, approve, execute, reject, withdraw, retry, verify, expire, recover. No Slack here.
+
+Each decision is one conditional transition in storage; the result says whether this caller won and, if not,
+what the request's state is now, so the caller can give an honest answer. Provider calls happen only after a
+won transition into `executing`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col
+
+from providers.base import (
+    CancelResult,
+    InvalidSubscriptionId,
+    LookupResult,
+    Outcome,
+    SubscriptionSnapshot,
+    SubscriptionStatus,
+    UnknownProvider,
+)
+from providers.registry import Registry
+from storage import audit, requests, roles
+from storage.database import Database
+from storage.models import AuditEvent, CancellationRequest, RequestStatus, Role
+
+log = logging.getLogger(__name__)
+S = RequestStatus
+
+SYSTEM_ACTOR = "system"
+
+OUTCOME_STATUS = {
+    Outcome.CANCELLED: S.CANCELLED,
+    Outcome.ALREADY_CANCELLED: S.ALREADY_CANCELLED,
+    Outcome.UNKNOWN: S.UNKNOWN,
+}
+
+
+def status_for(outcome: Outcome) -> RequestStatus:
+    return OUTCOME_STATUS.get(outcome, S.FAILED)
+
+
+class Refusal(StrEnum):
+    """Why a use case did nothing; the Slack layer turns each into words."""
+
+    NO_ROLE = "no_role"
+    UNKNOWN_PROVIDER = "unknown_provider"
+    INVALID_ID = "invalid_id"
+    NOT_FOUND = "not_found"
+    ALREADY_CANCELLED = "already_cancelled"
+    NOT_CANCELLABLE = "not_cancellable"
+    PROVIDER_PROBLEM = "provider_problem"
+    NO_SUCH_REQUEST = "no_such_request"
+    SELF_APPROVAL = "self_approval"
+    NOT_REQUESTER = "not_requester"
+    EXPIRED = "expired"
+    ALREADY_DECIDED = "already_decided"
+    NOT_RETRYABLE = "not_retryable"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a use case did. `request` is the state after it; `events` the audit events it wrote."""
+
+    ok: bool
+    request: CancellationRequest | None = None
+    refusal: Refusal | None = None
+    detail: str = ""
+    events: list[AuditEvent] = field(default_factory=list)
+    duplicate: bool = False
+    cancel: CancelResult | None = None
+    lookup: LookupResult | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    request_ttl: timedelta = timedelta(minutes=1440)
+    allow_self_approval: bool = False
+
+
+class Workflow:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        registry: Registry,
+        policy: Policy,
+        clock: Callable[[], datetime] = audit.utcnow,
+    ) -> None:
+        self.database = database
+        self.registry = registry
+        self.policy = policy
+        self.clock = clock
+
+    # -- authorization ------------------------------------------------------------------------------------
+
+    def has_role(self, user_id: str, needed: Role) -> bool:
+        with self.database.session() as session:
+            return roles.has_role(session, user_id, needed)
+
+    def record_denied(self, user_id: str, *, needed: Role, attempted: str, request_id: str | None = None) -> None:
+        """Someone without the role tried something: the audit log keeps it."""
+        with self.database.session() as session:
+            audit.append(
+                session,
+                actor=user_id,
+                action="access.denied",
+                request_id=request_id,
+                detail={"needed": needed.value, "attempted": attempted},
+            )
+
+    # -- asking ---------------------------------------------------------------------------------------------
+
+    def find_by_command(self, command_key: str) -> CancellationRequest | None:
+        with self.database.session() as session:
+            return requests.by_command_key(session, command_key)
+
+    def lookup(self, provider_name: str, raw_id: str) -> tuple[str, str, LookupResult]:
+        """Validate, then read the subscription. Raises UnknownProvider / InvalidSubscriptionId before any call."""
+        provider = self.registry.get_provider(provider_name)
+        subscription_id = provider.validate_id(raw_id)
+        return provider.name, subscription_id, provider.lookup(subscription_id)
+
+    def request(
+        self,
+        *,
+        requester: str,
+        provider_name: str,
+        raw_id: str,
+        reason: str,
+        channel: str,
+        command_key: str | None,
+    ) -> Result:
+        if command_key:
+            existing = self.find_by_command(command_key)
+            if existing is not None:
+                return Result(ok=True, request=existing, duplicate=True)
+        try:
+            provider, subscription_id, found = self.lookup(provider_name, raw_id)
+        except UnknownProvider as exc:
+            return Result(ok=False, refusal=Refusal.UNKNOWN_PROVIDER, detail=str(exc))
+        except InvalidSubscriptionId as exc:
+            return Result(ok=False, refusal=Refusal.INVALID_ID, detail=str(exc))
+        refusal = _lookup_refusal(found)
+        if refusal is not None:
+            with self.database.session() as session:
+                event = audit.append(
+                    session,
+                    actor=requester,
+                    action="request.refused",
+                    detail={
+                        "provider": provider,
+                        "subscription_id": subscription_id,
+                        "why": refusal.value,
+                        "provider_detail": found.detail,
+                        "http_status": found.http_status,
+                    },
+                )
+            return Result(ok=False, refusal=refusal, detail=found.detail, lookup=found, events=[event])
+        assert found.snapshot is not None
+        try:
+            with self.database.session() as session:
+                created = requests.create(
+                    session,
+                    provider=provider,
+                    subscription_id=subscription_id,
+                    reason=reason,
+                    requester=requester,
+                    channel=channel,
+                    snapshot=found.snapshot.to_json(),
+                    expires_at=self.clock() + self.policy.request_ttl,
+                    command_key=command_key,
+                    audit_detail={"subscription_status": found.snapshot.status.value},
+                )
+                events = audit.events_for_request(session, created.id)
+        except IntegrityError:
+            # A retried delivery of the same command won the insert a moment earlier.
+            existing = self.find_by_command(command_key) if command_key else None
+            if existing is None:
+                raise
+            return Result(ok=True, request=existing, duplicate=True)
+        return Result(ok=True, request=created, events=events, lookup=found)
+
+    def card_posted(self, request_id: str, *, channel: str, card_ts: str) -> None:
+        with self.database.session() as session:
+            requests.set_card(session, request_id, channel=channel, card_ts=card_ts)
+
+    def close_unposted(self, request_id: str, *, why: str) -> Result:
+        """The card could not be shown: nothing may stay pending where nobody can see it."""
+        return self._transition(
+            request_id,
+            expected=S.PENDING,
+            target=S.WITHDRAWN,
+            actor=SYSTEM_ACTOR,
+            action="request.withdrawn",
+            detail={"why": why},
+            finished_at=self.clock(),
+        )
+
+    # -- deciding -------------------------------------------------------------------------------------------
+
+    def approve(self, request_id: str, *, approver: str) -> Result:
+        request = self.get(request_id)
+        if request is None:
+            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
+        if not self.has_role(approver, Role.APPROVER):
+            self.record_denied(approver, needed=Role.APPROVER, attempted="approve", request_id=request.id)
+            return Result(ok=False, request=request, refusal=Refusal.NO_ROLE, detail=Role.APPROVER.value)
+        if approver == request.requester and not self.policy.allow_self_approval:
+            self._audit(request.id, approver, "approval.refused", {"why": "self_approval"})
+            return Result(ok=False, request=request, refusal=Refusal.SELF_APPROVAL)
+        expired = self.expire_if_due(request.id)
+        if expired.ok:
+            return Result(ok=False, request=expired.request, refusal=Refusal.EXPIRED, events=expired.events)
+        now = self.clock()
+        result = self._transition(
+            request.id,
+            expected=S.PENDING,
+            target=S.EXECUTING,
+            actor=approver,
+            action="request.approved",
+            only_if=[col(CancellationRequest.expires_at) > now],
+            decided_by=approver,
+            decided_at=now,
+            attempts=request.attempts + 1,
+        )
+        if not result.ok:
+            return Result(ok=False, request=result.request, refusal=self._lost_refusal(result.request))
+        return result
+
+    def execute(self, request_id: str) -> Result:
+        """Cancel at the provider; only ever called by the winner of a transition into `executing`."""
+        request = self.get(request_id)
+        assert request is not None and request.status == S.EXECUTING, "execute needs a request in executing"
+        provider = self.registry.get_provider(request.provider)
+        try:
+            outcome = provider.cancel(request.subscription_id)
+        except Exception as exc:  # a bug in an adapter must still leave the request in a state it can leave
+            log.exception("provider %s raised during cancel of request %s", request.provider, request.id)
+            outcome = CancelResult(Outcome.UNKNOWN, f"internal error: {type(exc).__name__}", None, False, 0)
+        return self._settle(request, outcome, action="provider.answered")
+
+    def _settle(self, request: CancellationRequest, outcome: CancelResult, *, action: str) -> Result:
+        result = self._transition(
+            request.id,
+            expected=S.EXECUTING,
+            target=status_for(outcome.outcome),
+            actor=SYSTEM_ACTOR,
+            action=action,
+            detail=outcome.audit_detail(),
+            outcome=outcome.outcome.value,
+            outcome_detail=outcome.detail,
+            retry_safe=outcome.retry_safe,
+            finished_at=self.clock(),
+        )
+        return Result(ok=result.ok, request=result.request, events=result.events, cancel=outcome)
+
+    def reject(self, request_id: str, *, approver: str) -> Result:
+        request = self.get(request_id)
+        if request is None:
+            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
+        if not self.has_role(approver, Role.APPROVER):
+            self.record_denied(approver, needed=Role.APPROVER, attempted="reject", request_id=request.id)
+            return Result(ok=False, request=request, refusal=Refusal.NO_ROLE, detail=Role.APPROVER.value)
+        expired = self.expire_if_due(request.id)
+        if expired.ok:
+            return Result(ok=False, request=expired.request, refusal=Refusal.EXPIRED, events=expired.events)
+        now = self.clock()
+        result = self._transition(
+            request.id,
+            expected=S.PENDING,
+            target=S.REJECTED,
+            actor=approver,
+            action="request.rejected",
+            decided_by=approver,
+            decided_at=now,
+            finished_at=now,
+        )
+        if not result.ok:
+            return Result(ok=False, request=result.request, refusal=self._lost_refusal(result.request))
+        return result
+
+    def withdraw(self, request_id: str, *, user: str) -> Result:
+        request = self.get(request_id)
+        if request is None:
+            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
+        if user != request.requester:
+            return Result(ok=False, request=request, refusal=Refusal.NOT_REQUESTER)
+        now = self.clock()
+        result = self._transition(
+            request.id,
+            expected=S.PENDING,
+            target=S.WITHDRAWN,
+            actor=user,
+            action="request.withdrawn",
+            decided_by=user,
+            decided_at=now,
+            finished_at=now,
+        )
+        if not result.ok:
+            return Result(ok=False, request=result.request, refusal=self._lost_refusal(result.request))
+        return result
+
+    def retry(self, request_id: str, *, approver: str) -> Result:
+        """failed (retry safe) -> executing. The caller then runs `resume`, which reads before it cancels."""
+        request = self.get(request_id)
+        if request is None:
+            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
+        if not self.has_role(approver, Role.APPROVER):
+            self.record_denied(approver, needed=Role.APPROVER, attempted="retry", request_id=request.id)
+            return Result(ok=False, request=request, refusal=Refusal.NO_ROLE, detail=Role.APPROVER.value)
+        if request.status == S.FAILED and not request.retry_safe:
+            return Result(ok=False, request=request, refusal=Refusal.NOT_RETRYABLE)
+        result = self._transition(
+            request.id,
+            expected=S.FAILED,
+            target=S.EXECUTING,
+            actor=approver,
+            action="request.retried",
+            only_if=[col(CancellationRequest.retry_safe).is_(True)],
+            attempts=request.attempts + 1,
+        )
+        if not result.ok:
+            return Result(ok=False, request=result.request, refusal=self._lost_refusal(result.request))
+        return result
+
+    def resume(self, request_id: str) -> Result:
+        """Continue a retried request: if the earlier try did cancel after all, say so instead of cancelling again."""
+        request = self.get(request_id)
+        assert request is not None and request.status == S.EXECUTING
+        provider = self.registry.get_provider(request.provider)
+        seen = provider.lookup(request.subscription_id)
+        if seen.snapshot is not None and seen.snapshot.status in (
+            SubscriptionStatus.CANCELLED,
+            SubscriptionStatus.TERMINATED,
+        ):
+            outcome = CancelResult(
+                Outcome.ALREADY_CANCELLED,
+                f"read before retrying: {seen.snapshot.status}",
+                seen.http_status,
+                False,
+                seen.elapsed_ms,
+            )
+            return self._settle(request, outcome, action="provider.read")
+        return self.execute(request_id)
+
+    def verify(self, request_id: str, *, approver: str) -> Result:
+        """unknown -> read the subscription -> cancelled, or failed (safe to retry) when it is still running."""
+        request = self.get(request_id)
+        if request is None:
+            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
+        if not self.has_role(approver, Role.APPROVER):
+            self.record_denied(approver, needed=Role.APPROVER, attempted="verify", request_id=request.id)
+            return Result(ok=False, request=request, refusal=Refusal.NO_ROLE, detail=Role.APPROVER.value)
+        if request.status != S.UNKNOWN:
+            return Result(ok=False, request=request, refusal=self._lost_refusal(request))
+        provider = self.registry.get_provider(request.provider)
+        seen = provider.lookup(request.subscription_id)
+        target, outcome, detail, retry_safe = _verified(seen)
+        if target is None:
+            self._audit(request.id, approver, "request.verify_inconclusive", {"provider_detail": seen.detail})
+            return Result(
+                ok=False,
+                request=self.get(request.id),
+                refusal=Refusal.PROVIDER_PROBLEM,
+                detail=seen.detail,
+                lookup=seen,
+            )
+        result = self._transition(
+            request.id,
+            expected=S.UNKNOWN,
+            target=target,
+            actor=approver,
+            action="request.verified",
+            detail={"outcome": outcome.value, "provider_detail": detail, "subscription_status": _status_of(seen)},
+            outcome=outcome.value,
+            outcome_detail=detail,
+            retry_safe=retry_safe,
+            finished_at=self.clock(),
+        )
+        if not result.ok:
+            return Result(ok=False, request=result.request, refusal=self._lost_refusal(result.request))
+        return Result(ok=True, request=result.request, events=result.events, lookup=seen)
+
+    # -- time -----------------------------------------------------------------------------------------------
+
+    def expire_if_due(self, request_id: str) -> Result:
+        """pending and past its expiry -> expired. ok=True only for the caller that expired it."""
+        now = self.clock()
+        return self._transition(
+            request_id,
+            expected=S.PENDING,
+            target=S.EXPIRED,
+            actor=SYSTEM_ACTOR,
+            action="request.expired",
+            only_if=[col(CancellationRequest.expires_at) <= now],
+            finished_at=now,
+        )
+
+    def expire_due(self) -> list[Result]:
+        with self.database.session() as session:
+            due = [r.id for r in requests.expired_pending(session, self.clock())]
+        return [r for r in (self.expire_if_due(request_id) for request_id in due) if r.ok]
+
+    # -- reading --------------------------------------------------------------------------------------------
+
+    def get(self, request_id: str) -> CancellationRequest | None:
+        if not requests.looks_like_request_id(request_id):
+            return None
+        with self.database.session() as session:
+            return requests.find(session, request_id)
+
+    def history(self, request_id: str) -> list[AuditEvent]:
+        with self.database.session() as session:
+            return audit.events_for_request(session, request_id)
+
+    def snapshot_of(self, request: CancellationRequest) -> SubscriptionSnapshot | None:
+        return SubscriptionSnapshot.from_json(request.snapshot)
+
+    # -- helpers --------------------------------------------------------------------------------------------
+
+    def _transition(
+        self,
+        request_id: str,
+        *,
+        expected: RequestStatus,
+        target: RequestStatus,
+        actor: str,
+        action: str,
+        detail: dict[str, object] | None = None,
+        only_if: Sequence[ColumnElement[bool]] = (),
+        **values: object,
+    ) -> Result:
+        with self.database.session() as session:
+            before = _last_sequence(session)
+            outcome = requests.transition(
+                session,
+                request_id,
+                expected=expected,
+                target=target,
+                actor=actor,
+                action=action,
+                detail=detail,
+                only_if=only_if,
+                **values,
+            )
+            events = _events_after(session, request_id, before) if outcome.won else []
+        return Result(ok=outcome.won, request=outcome.request, events=events)
+
+    def _audit(self, request_id: str | None, actor: str, action: str, detail: dict[str, object]) -> None:
+        with self.database.session() as session:
+            audit.append(session, actor=actor, action=action, request_id=request_id, detail=detail)
+
+    @staticmethod
+    def _lost_refusal(request: CancellationRequest | None) -> Refusal:
+        if request is None:
+            return Refusal.NO_SUCH_REQUEST
+        return Refusal.EXPIRED if request.status == S.EXPIRED else Refusal.ALREADY_DECIDED
+
+
+def _last_sequence(session: Session) -> int:
+    head = session.get(audit.AuditHead, audit.HEAD_ID)
+    return head.sequence if head is not None else 0
+
+
+def _events_after(session: Session, request_id: str, sequence: int) -> list[AuditEvent]:
+    return [e for e in audit.events_for_request(session, request_id) if e.sequence > sequence]
+
+
+def _lookup_refusal(found: LookupResult) -> Refusal | None:
+    if found.snapshot is None:
+        if found.problem is Outcome.NOT_FOUND:
+            return Refusal.NOT_FOUND
+        return Refusal.PROVIDER_PROBLEM
+    if found.snapshot.status is SubscriptionStatus.CANCELLED:
+        return Refusal.ALREADY_CANCELLED
+    if found.snapshot.status is SubscriptionStatus.TERMINATED:
+        return Refusal.NOT_CANCELLABLE
+    return None
+
+
+def _status_of(seen: LookupResult) -> str | None:
+    return seen.snapshot.status.value if seen.snapshot else None
+
+
+def _verified(seen: LookupResult) -> tuple[RequestStatus | None, Outcome, str, bool]:
+    """What a fresh read says about a cancel whose answer was lost."""
+    snapshot = seen.snapshot
+    if snapshot is None:
+        if seen.problem is Outcome.NOT_FOUND:
+            return S.FAILED, Outcome.NOT_FOUND, f"verified: {seen.detail or 'subscription not found'}", False
+        return None, seen.problem or Outcome.UNKNOWN, seen.detail, False
+    if snapshot.status is SubscriptionStatus.CANCELLED:
+        return S.CANCELLED, Outcome.CANCELLED, "verified: the subscription is cancelled", False
+    if snapshot.status is SubscriptionStatus.DEACTIVATED:
+        # Kajabi's cancel deactivates the purchase; a manual deactivation would too, so the audit says which test ran.
+        return S.CANCELLED, Outcome.CANCELLED, "verified: the purchase is deactivated after the cancel", False
+    if snapshot.status is SubscriptionStatus.TERMINATED:
+        return S.FAILED, Outcome.NOT_CANCELLABLE, "verified: the subscription is terminated", False
+    return S.FAILED, Outcome.PROVIDER_ERROR, f"verified: the subscription is still {snapshot.status}", True
