@@ -11,7 +11,7 @@ from storage.errors import RoleError
 from storage.models import Role, RoleAssignment
 
 # Slack user ids: U (or W on Enterprise Grid) followed by upper-case letters and digits.
-USER_ID_PATTERN = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+USER_ID_PATTERN = re.compile(r"^[UW][A-Z0-9]{5,20}$")
 USER_ID_HINT = "a Slack user id looks like U012AB3CD (U or W, then capital letters and digits)"
 
 

@@ -1,0 +1,85 @@
+"""Settings: defaults, .env vs environment, every problem in one message, secrets never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import PARSERS, Secret, SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_without_any_setting(tmp_path: Path) -> None:
+    settings = load_settings({}, dotenv_path=tmp_path / "absent.env")
+    assert settings.database_url == "sqlite:///cancel-sub.db"
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.kajabi_base_url == "https://api.kajabi.com"
+    assert settings.onekey_base_url == "https://api-stg.onekeypayments.com"
+    assert settings.request_ttl_minutes == 1440
+    assert not settings.allow_self_approval and not settings.sandbox_provider
+    assert not settings.kajabi_enabled and not settings.onekey_enabled
+
+
+def test_the_environment_wins_over_dotenv(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("REQUEST_TTL_MINUTES=60\nSANDBOX_PROVIDER=true\nLOG_LEVEL=debug\n")
+    settings = load_settings({"REQUEST_TTL_MINUTES": "30"}, dotenv_path=dotenv)
+    assert settings.request_ttl_minutes == 30
+    assert settings.sandbox_provider is True
+    assert settings.log_level == "DEBUG"
+
+
+def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(
+            {
+                "REQUEST_TTL_MINUTES": "soon",
+                "ALLOW_SELF_APPROVAL": "maybe",
+                "DATABASE_URL": "mysql://x",
+                "SLACK_API_URL": "slack.com",
+                "LOG_LEVEL": "LOUD",
+                "ONEKEY_API_KEY": "key-123",
+            },
+            dotenv_path=tmp_path / "absent.env",
+        )
+    message = str(caught.value)
+    for name in (
+        "REQUEST_TTL_MINUTES",
+        "ALLOW_SELF_APPROVAL",
+        "DATABASE_URL",
+        "SLACK_API_URL",
+        "LOG_LEVEL",
+        "ONEKEY_API_SIGNATURE",
+    ):
+        assert name in message
+    assert len(caught.value.problems) == 6
+    assert "key-123" not in message
+
+
+def test_secrets_never_show_in_repr_or_errors(tmp_path: Path) -> None:
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-very-secret",
+        "SLACK_SIGNING_SECRET": "signing-very-secret",
+        "KAJABI_CLIENT_ID": "kajabi-id-secret",
+        "KAJABI_CLIENT_SECRET": "kajabi-very-secret",
+        "ONEKEY_API_KEY": "onekey-key-secret",
+        "ONEKEY_API_SIGNATURE": "onekey-very-secret",
+        "DATABASE_URL": "postgresql://user:db-very-secret@db:5432/x",
+    }
+    settings = load_settings(env, dotenv_path=tmp_path / "absent.env")
+    shown = repr(settings) + str(settings)
+    for name, value in env.items():
+        if name != "DATABASE_URL":
+            assert value not in shown
+    assert settings.kajabi_enabled and settings.onekey_enabled
+    assert settings.slack_bot_token.get() == "xoxb-very-secret"
+    assert settings.database_url.startswith("postgresql+psycopg://")
+    assert repr(Secret("x")) == "Secret('**********')"
+
+
+def test_env_example_documents_every_setting() -> None:
+    example = (ROOT / ".env.example").read_text()
+    documented = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line and not line.startswith("#")}
+    assert documented == set(PARSERS)

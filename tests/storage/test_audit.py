@@ -1,0 +1,126 @@
+"""The audit chain: appends link by hash; any edit, reorder or deletion is caught and named."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+
+from storage import audit
+from storage.database import Database
+
+
+def fill(database: Database, count: int = 6) -> None:
+    with database.session() as session:
+        for n in range(count):
+            audit.append(
+                session,
+                actor=f"U0ACTOR{n}",
+                action="test.event",
+                request_id=f"CR-{n:08d}",
+                detail={"n": n, "note": "ünïcode ✓"},
+            )
+
+
+def tamper(database: Database, sql: str) -> None:
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql(sql)
+
+
+def test_a_fresh_chain_verifies(database: Database) -> None:
+    fill(database)
+    with database.session() as session:
+        report = audit.verify(session)
+    assert report.ok and report.events == 6
+
+
+def test_each_hash_covers_the_previous_hash_and_the_event(database: Database) -> None:
+    fill(database, 2)
+    with database.session() as session:
+        first, second = audit.events_for_request(session, "CR-00000000") + audit.events_for_request(
+            session, "CR-00000001"
+        )
+    assert first.previous_hash == audit.GENESIS_HASH
+    assert second.previous_hash == first.hash
+    import hashlib
+
+    body = json.dumps(
+        {
+            "sequence": 2,
+            "time": audit.format_time(second.time),
+            "request_id": "CR-00000001",
+            "actor": "U0ACTOR1",
+            "action": "test.event",
+            "detail": {"n": 1, "note": "ünïcode ✓"},
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    assert second.hash == hashlib.sha256((first.hash + body).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("sql", "bad_event"),
+    [
+        ('UPDATE audit_events SET detail = \'{"n":99,"note":"x"}\' WHERE sequence = 3', 3),
+        ("UPDATE audit_events SET actor = 'U0MALLORY' WHERE sequence = 2", 2),
+        ("UPDATE audit_events SET action = 'test.other' WHERE sequence = 5", 5),
+        ("UPDATE audit_events SET request_id = NULL WHERE sequence = 4", 4),
+        ("UPDATE audit_events SET time = time + INTERVAL '1 second' WHERE sequence = 1", 1),
+        ("UPDATE audit_events SET detail = 'not json' WHERE sequence = 6", 6),
+        ("DELETE FROM audit_events WHERE sequence = 3", 3),
+        ("DELETE FROM audit_events WHERE sequence = 6", 6),  # the tip: caught by the recorded head
+    ],
+    ids=["detail", "actor", "action", "request", "time", "garbage", "deleted-middle", "deleted-last"],
+)
+def test_tampering_is_caught_and_the_first_bad_event_named(database: Database, sql: str, bad_event: int) -> None:
+    fill(database)
+    if database.engine.dialect.name == "sqlite" and "INTERVAL" in sql:
+        sql = "UPDATE audit_events SET time = '2020-01-01 00:00:00.000000' WHERE sequence = 1"
+    tamper(database, sql)
+    with database.session() as session:
+        report = audit.verify(session)
+    assert not report.ok
+    assert report.first_bad_sequence == bad_event
+    assert f"event {bad_event}" in report.describe()
+
+
+def test_swapping_two_events_is_caught(database: Database) -> None:
+    fill(database)
+    tamper(database, "UPDATE audit_events SET sequence = 100 WHERE sequence = 2")
+    tamper(database, "UPDATE audit_events SET sequence = 2 WHERE sequence = 3")
+    tamper(database, "UPDATE audit_events SET sequence = 3 WHERE sequence = 100")
+    with database.session() as session:
+        report = audit.verify(session)
+    assert not report.ok and report.first_bad_sequence == 2
+
+
+def test_export_csv_and_jsonl_give_back_every_event(sqlite_database: Database) -> None:
+    fill(sqlite_database, 4)
+    with sqlite_database.session() as session:
+        csv_text = audit.export_csv_text(session)
+        lines = io.StringIO()
+        count = audit.export(session, lines, fmt="jsonl")
+    rows = list(csv.DictReader(io.StringIO(csv_text)))
+    assert [int(r["sequence"]) for r in rows] == [1, 2, 3, 4]
+    assert json.loads(rows[2]["detail"]) == {"n": 2, "note": "ünïcode ✓"}
+    records = [json.loads(line) for line in lines.getvalue().splitlines()]
+    assert count == 4 and records[3]["actor"] == "U0ACTOR3" and records[3]["detail"]["n"] == 3
+    assert records[1]["previous_hash"] == records[0]["hash"]
+
+
+def test_export_since_keeps_only_later_events(sqlite_database: Database) -> None:
+    fill(sqlite_database, 3)
+    tamper(sqlite_database, "UPDATE audit_events SET time = '2020-01-01 00:00:00.000000' WHERE sequence = 1")
+    with sqlite_database.session() as session:
+        text_out = audit.export_csv_text(session, since=audit.utcnow() - timedelta(days=1))
+    assert [int(r["sequence"]) for r in csv.DictReader(io.StringIO(text_out))] == [2, 3]
+
+
+def test_export_refuses_an_unknown_format(sqlite_database: Database) -> None:
+    with sqlite_database.session() as session, pytest.raises(ValueError, match="csv or jsonl"):
+        audit.export(session, io.StringIO(), fmt="xml")

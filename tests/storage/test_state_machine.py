@@ -1,0 +1,149 @@
+"""The request state machine: conditional updates pick exactly one winner; illegal moves are refused."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from storage import audit, requests
+from storage.database import Database
+from storage.errors import IllegalTransition
+from storage.models import RequestStatus
+
+S = RequestStatus
+
+
+def make_request(database: Database, **overrides: object) -> str:
+    with database.session() as session:
+        created = requests.create(
+            session,
+            provider="sandbox",
+            subscription_id=str(overrides.get("subscription_id", "sb_1001")),
+            reason="customer asked",
+            requester="U0REQUEST",
+            channel="C0CHANNEL",
+            snapshot="{}",
+            expires_at=audit.utcnow() + timedelta(hours=1),
+        )
+        return created.id
+
+
+def test_sixteen_threads_racing_one_transition_have_exactly_one_winner(database: Database) -> None:
+    request_id = make_request(database)
+    barrier = threading.Barrier(16)
+    wins: list[str] = []
+    errors: list[BaseException] = []
+
+    def approve(n: int) -> None:
+        try:
+            barrier.wait()
+            with database.session() as session:
+                result = requests.transition(
+                    session,
+                    request_id,
+                    expected=S.PENDING,
+                    target=S.EXECUTING,
+                    actor=f"U0APPROVER{n:02d}",
+                    action="request.approved",
+                    decided_by=f"U0APPROVER{n:02d}",
+                )
+            if result.won:
+                wins.append(f"U0APPROVER{n:02d}")
+        except BaseException as exc:  # surfaced below: a lost race must never be an error
+            errors.append(exc)
+
+    threads = [threading.Thread(target=approve, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert len(wins) == 1
+    with database.session() as session:
+        stored = requests.get(session, request_id)
+        approvals = [e for e in audit.events_for_request(session, request_id) if e.action == "request.approved"]
+        assert audit.verify(session).ok
+    assert stored.status == S.EXECUTING
+    assert stored.decided_by == wins[0]
+    assert [e.actor for e in approvals] == wins
+
+
+def test_the_loser_sees_the_state_the_winner_left(database: Database) -> None:
+    request_id = make_request(database)
+    with database.session() as session:
+        first = requests.transition(
+            session,
+            request_id,
+            expected=S.PENDING,
+            target=S.REJECTED,
+            actor="U0A",
+            action="request.rejected",
+            decided_by="U0A",
+        )
+    with database.session() as session:
+        second = requests.transition(
+            session, request_id, expected=S.PENDING, target=S.EXECUTING, actor="U0B", action="request.approved"
+        )
+    assert first.won and not second.won
+    assert second.request.status == S.REJECTED and second.request.decided_by == "U0A"
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (S.PENDING, S.CANCELLED),  # a cancel needs an approval first
+        (S.REJECTED, S.EXECUTING),
+        (S.CANCELLED, S.EXECUTING),
+        (S.EXPIRED, S.EXECUTING),
+        (S.EXECUTING, S.PENDING),
+        (S.UNKNOWN, S.EXECUTING),  # a lost answer is verified, never blindly re-sent
+    ],
+)
+def test_illegal_transitions_are_refused_with_a_clear_error(
+    sqlite_database: Database, current: RequestStatus, target: RequestStatus
+) -> None:
+    request_id = make_request(sqlite_database)
+    with sqlite_database.session() as session, pytest.raises(IllegalTransition, match=f"from {current} to {target}"):
+        requests.transition(session, request_id, expected=current, target=target, actor="U0X", action="x")
+
+
+def test_a_transition_and_its_audit_event_commit_together(sqlite_database: Database) -> None:
+    request_id = make_request(sqlite_database)
+    with pytest.raises(RuntimeError), sqlite_database.session() as session:
+        requests.transition(
+            session, request_id, expected=S.PENDING, target=S.REJECTED, actor="U0A", action="request.rejected"
+        )
+        raise RuntimeError("crash before commit")
+    with sqlite_database.session() as session:
+        assert requests.get(session, request_id).status == S.PENDING
+        assert [e.action for e in audit.events_for_request(session, request_id)] == ["request.created"]
+
+
+def test_only_if_conditions_guard_the_update(sqlite_database: Database) -> None:
+    from sqlmodel import col
+
+    from storage.models import CancellationRequest
+
+    request_id = make_request(sqlite_database)
+    later = audit.utcnow() + timedelta(days=2)
+    with sqlite_database.session() as session:
+        result = requests.transition(
+            session,
+            request_id,
+            expected=S.PENDING,
+            target=S.EXECUTING,
+            actor="U0A",
+            action="request.approved",
+            only_if=[col(CancellationRequest.expires_at) > later],
+        )
+    assert not result.won and result.request.status == S.PENDING
+
+
+def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(sqlite_database: Database) -> None:
+    with sqlite_database.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
