@@ -114,7 +114,15 @@ class KajabiProvider:
         notes: list[str] = []
         deactivated_at = attributes.get("deactivated_at")
         status = SubscriptionStatus.DEACTIVATED if deactivated_at else SubscriptionStatus.ACTIVE
-        if deactivated_at:
+        # `status` is described in the docs ("the status of the plan") but not in the schema, and its values are
+        # not listed (UNCONFIRMED): only a value that says cancelled is trusted, anything else is shown as a note.
+        plan_status = attributes.get("status")
+        if isinstance(plan_status, str) and plan_status:
+            if "cancel" in plan_status.lower():
+                status = SubscriptionStatus.CANCELLED
+            else:
+                notes.append(f"Kajabi plan status: {plan_status}")
+        if deactivated_at and status is not SubscriptionStatus.CANCELLED:
             reason = attributes.get("deactivation_reason") or "no reason given"
             notes.append(f"purchase deactivated at {deactivated_at} ({reason}); the subscription may still run")
 

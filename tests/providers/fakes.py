@@ -1,0 +1,113 @@
+"""Scripted provider servers for httpx.MockTransport: each route answers from a list, and every request is kept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
+
+JSON_API = "application/vnd.api+json"
+
+
+@dataclass
+class ScriptedServer:
+    """Routes `(METHOD, path)` to answers given in order; the last answer repeats."""
+
+    routes: dict[tuple[str, str], list[Answer]] = field(default_factory=dict)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def on(self, method: str, path: str, *answers: Answer) -> ScriptedServer:
+        self.routes[(method, path)] = list(answers)
+        return self
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answers = self.routes.get((request.method, request.url.path))
+        if not answers:
+            return httpx.Response(599, text=f"no route for {request.method} {request.url.path}")
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        if callable(answer) and not isinstance(answer, httpx.Response):
+            return answer(request)
+        return answer
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self.handler), timeout=5)
+
+    def calls(self, method: str, path: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.method == method and r.url.path == path]
+
+
+def json_response(status: int, body: Any, *, content_type: str = "application/json", **headers: str) -> httpx.Response:
+    return httpx.Response(status, content=json.dumps(body).encode(), headers={"Content-Type": content_type, **headers})
+
+
+def jsonapi_error(status: int, title: str, detail: str, *, pointer: str | None = None) -> httpx.Response:
+    source = {"pointer": pointer} if pointer is not None else None
+    body = {"errors": [{"status": str(status), "source": source, "title": title, "detail": detail}]}
+    return json_response(status, body, content_type=JSON_API)
+
+
+def purchase(purchase_id: str = "2150820", **attributes: Any) -> dict[str, Any]:
+    base = {
+        "amount_in_cents": 4900,
+        "payment_type": "subscription",
+        "currency": "usd",
+        "effective_start_at": "2026-01-15T10:00:00.000Z",
+        "deactivated_at": None,
+        "deactivation_reason": None,
+        "created_at": "2026-01-15T10:00:00.000Z",
+        "updated_at": "2026-01-15T10:00:00.000Z",
+    }
+    base.update(attributes)
+    return {
+        "data": {
+            "id": purchase_id,
+            "type": "purchases",
+            "attributes": base,
+            "relationships": {
+                "customer": {"data": {"id": "777", "type": "customers"}},
+                "offer": {"data": {"id": "888", "type": "offers"}},
+            },
+        },
+        "links": {"self": f"https://api.kajabi.com/v1/purchases/{purchase_id}"},
+    }
+
+
+def token(value: str = "tok-1", expires_in: int | None = 7200) -> httpx.Response:
+    body: dict[str, Any] = {"access_token": value, "refresh_token": "r-" + value, "token_type": "Bearer"}
+    if expires_in is not None:
+        body["expires_in"] = expires_in
+    return json_response(200, body)
+
+
+def html(status: int, text: str = "<html><body><h1>502 Bad Gateway</h1><p>nginx</p></body></html>") -> httpx.Response:
+    return httpx.Response(status, content=text.encode(), headers={"Content-Type": "text/html"})
+
+
+def raw(status: int, content: bytes, content_type: str = "application/json", **headers: str) -> httpx.Response:
+    return httpx.Response(status, content=content, headers={"Content-Type": content_type, **headers})
+
+
+def connect_refused() -> Exception:
+    return httpx.ConnectError("[Errno 111] Connection refused")
+
+
+def read_timeout() -> Exception:
+    return httpx.ReadTimeout("timed out")
+
+
+class Sleeps:
+    """Records requested sleeps instead of sleeping: tests stay fast and can check Retry-After was honoured."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
