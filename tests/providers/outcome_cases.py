@@ -18,7 +18,6 @@ from tests.providers.fakes import (
     token,
 )
 
-
 KAJABI_CANCEL = "/v1/purchases/2150820/cancel_subscription"
 KAJABI_TOKEN = "/v1/oauth/token"
 ONEKEY = "/v3/subscriptions/219"
