@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 import tempfile
 import time
@@ -12,13 +11,9 @@ from pathlib import Path
 import httpx
 
 from bot import blocks
-from bot.app import build_app
-from bot.config import Secret, Settings
-from bot.local.driver import SlackDriver
-from bot.local.fake_slack import FakeSlack, Message
+from bot.local.fake_slack import Message
+from bot.local.stack import LocalStack
 from bot.local.transcript import render_message
-from bot.server import HttpServer, make_wsgi_app
-from bot.services import build_services
 from storage import audit, roles
 from storage.models import RequestStatus, Role
 
@@ -38,30 +33,12 @@ FINAL = {s.value for s in RequestStatus if s not in (RequestStatus.PENDING, Requ
 class Demo:
     def __init__(self, workdir: Path, out: Callable[[str], None]) -> None:
         self.out = out
-        self.slack = FakeSlack()
-        self.slack.start()
-        secret = secrets.token_hex(16)
-        settings = Settings(
-            slack_bot_token=Secret("xoxb-demo"),
-            slack_signing_secret=Secret(secret),
-            slack_api_url=self.slack.base_url,
-            database_url=f"sqlite:///{workdir / 'demo.db'}",
-            sandbox_provider=True,
-            log_level="ERROR",
-        )
-        self.services = build_services(settings)
-        self.server = HttpServer(make_wsgi_app(build_app(self.services), self.services.database)).start()
-        response_base = self.slack.base_url.removesuffix("/api/")
-        self.driver = SlackDriver(
-            endpoint=f"{self.server.url}/slack/events", signing_secret=secret, response_base=response_base
-        )
+        self.stack = LocalStack(f"sqlite:///{workdir / 'demo.db'}")
+        self.slack, self.services, self.driver = self.stack.slack, self.stack.services, self.stack.driver
         self._seen_ephemerals = 0
 
     def close(self) -> None:
-        self.driver.close()
-        self.server.close()
-        self.slack.stop()
-        self.services.database.dispose()
+        self.stack.close()
 
     # -- narration ------------------------------------------------------------------------------------------
 
@@ -104,21 +81,12 @@ class Demo:
         self.driver.click(action, request_id, user=user, channel=CHANNEL)
 
     def latest_request_id(self) -> str:
-        card = self.slack.channel_messages(CHANNEL)[-1]
-        for block in card.blocks:
-            if block.get("type") == "actions":
-                return str(block["elements"][0]["value"])
-        raise RuntimeError("the last card has no buttons")
+        return self.stack.latest_request_id(CHANNEL)
 
-    def wait_status(self, request_id: str, statuses: set[str], timeout: float = 15.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            request = self.services.workflow.get(request_id)
-            if request is not None and request.status in statuses:
-                time.sleep(0.1)  # let the listener finish its card update and thread line
-                return request.status
-            time.sleep(0.02)
-        raise RuntimeError(f"{request_id} did not reach {statuses}")
+    def wait_status(self, request_id: str, statuses: set[str]) -> str:
+        request = self.stack.wait_status(request_id, *statuses)
+        time.sleep(0.1)  # let the listener finish its card update and thread line
+        return request.status
 
     def show_card(self, request_id: str) -> None:
         request = self.services.workflow.get(request_id)

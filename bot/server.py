@@ -62,7 +62,16 @@ class HttpServer:
         self._thread.start()
         return self
 
-    def close(self) -> None:
-        self._server.close()
+    def close(self, *, drain_seconds: float = 5.0) -> None:
+        """Finish the requests being served, then close every socket from inside the event loop, which ends it."""
+        server: Any = self._server
+        server.accepting = False
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=drain_seconds)
+
+        def close_all() -> None:
+            for channel in list(server._map.values()):
+                channel.close()
+
+        server.trigger.pull_trigger(close_all)
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=drain_seconds)

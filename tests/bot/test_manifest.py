@@ -1,0 +1,66 @@
+"""The manifest describes the app as the code builds it: command, interactivity, scopes for every API call."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from bot import messages
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+# Web API method (as slack_sdk names it) -> the bot scope it needs. A call not listed here fails the test.
+SCOPES = {
+    "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "conversations_open": "im:write",
+    "views_publish": None,  # App Home needs no scope beyond the event
+    "files_upload_v2": "files:write",
+    "users_info": "users:read",
+}
+
+
+def web_api_calls() -> set[str]:
+    calls: set[str] = set()
+    for path in (ROOT / "bot").rglob("*.py"):
+        if "local" in path.parts:
+            continue  # the fake Slack and the driver are not the app
+        calls.update(re.findall(r"\bclient\.([a-z]+_[A-Za-z0-9_]+)\(", path.read_text()))
+    return calls
+
+
+def test_the_declared_command_is_the_one_the_app_registers() -> None:
+    commands = MANIFEST["features"]["slash_commands"]
+    assert [c["command"] for c in commands] == [messages.COMMAND]
+    source = (ROOT / "bot" / "commands.py").read_text()
+    assert "@app.command(messages.COMMAND)" in source
+    assert len(commands[0]["command"]) <= 32 and commands[0]["description"]
+
+
+def test_interactivity_and_socket_mode_are_on() -> None:
+    settings = MANIFEST["settings"]
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["socket_mode_enabled"] is True
+    assert "request_url" not in settings["interactivity"]  # Socket Mode needs no URLs
+    assert "slash_commands" not in MANIFEST  # it must sit under features
+
+
+def test_scopes_cover_every_web_api_method_the_code_calls() -> None:
+    calls = web_api_calls()
+    assert calls, "no Web API call found: the scan is broken"
+    unknown = calls - set(SCOPES)
+    assert not unknown, f"add these methods and their scopes to SCOPES: {unknown}"
+    declared = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    needed = {SCOPES[c] for c in calls if SCOPES[c]} | {"commands"}
+    assert needed <= declared, f"missing scopes: {needed - declared}"
+
+
+def test_manifest_fields_respect_slack_limits() -> None:
+    info = MANIFEST["display_information"]
+    assert len(info["name"]) <= 35 and len(info["description"]) <= 140
+    assert 174 <= len(info["long_description"]) <= 4000
+    assert re.fullmatch(r"[a-z0-9._-]+", MANIFEST["features"]["bot_user"]["display_name"])
