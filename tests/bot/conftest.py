@@ -17,8 +17,12 @@ AGENT, APPROVER, APPROVER_2, ADMIN, STRANGER = "U0AGENT01", "U0APPROV1", "U0APPR
 
 def grant_defaults(stack: LocalStack) -> None:
     with stack.services.database.session() as session:
-        for user, role in ((AGENT, Role.REQUESTER), (APPROVER, Role.APPROVER), (APPROVER_2, Role.APPROVER),
-                           (ADMIN, Role.ADMIN)):
+        for user, role in (
+            (AGENT, Role.REQUESTER),
+            (APPROVER, Role.APPROVER),
+            (APPROVER_2, Role.APPROVER),
+            (ADMIN, Role.ADMIN),
+        ):
             roles.grant(session, user_id=user, role=role, actor="cli:test")
 
 

@@ -105,3 +105,11 @@ def test_console_script_and_module_agree(tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("cancel-sub")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and "roles" in result.stdout and "audit" in result.stdout
+
+
+@pytest.mark.parametrize(("command", "needs"), [("run", "SLACK_APP_TOKEN"), ("serve", "SLACK_SIGNING_SECRET")])
+def test_running_without_tokens_says_which_are_missing(tmp_path: Path, command: str, needs: str) -> None:
+    result = cli(tmp_path, command)
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN is required" in result.stderr and needs in result.stderr
+    assert "Traceback" not in result.stderr

@@ -15,7 +15,11 @@ def test_help(text: str) -> None:
 def test_a_request_keeps_the_reason_whole() -> None:
     parsed = parse("Kajabi  2150820   customer asked   by email ")
     assert (parsed.kind, parsed.provider, parsed.subscription_id, parsed.reason) == (
-        "request", "kajabi", "2150820", "customer asked by email")
+        "request",
+        "kajabi",
+        "2150820",
+        "customer asked by email",
+    )
 
 
 def test_status() -> None:

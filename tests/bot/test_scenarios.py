@@ -45,8 +45,10 @@ def click(stack: LocalStack, action: str, request_id: str, user: str) -> httpx.R
 
 
 def ephemeral_to(stack: LocalStack, user: str, contains: str) -> None:
-    stack.wait_until(lambda: any(contains in m.text for m in stack.slack.ephemerals(user)),
-                     what=f"an ephemeral to {user} containing {contains!r}")
+    stack.wait_until(
+        lambda: any(contains in m.text for m in stack.slack.ephemerals(user)),
+        what=f"an ephemeral to {user} containing {contains!r}",
+    )
 
 
 def card_of(stack: LocalStack, request_id: str) -> dict[str, Any]:
@@ -54,9 +56,13 @@ def card_of(stack: LocalStack, request_id: str) -> dict[str, Any]:
     assert request.card_ts
     card = stack.slack.card(CHANNEL, request.card_ts)
     assert card is not None
-    return {"text": card.text, "blocks": card.blocks, "json": json.dumps(card.blocks),
-            "buttons": [e["action_id"] for b in card.blocks if b["type"] == "actions" for e in b["elements"]],
-            "thread": [m.text for m in stack.slack.thread(CHANNEL, request.card_ts)]}
+    return {
+        "text": card.text,
+        "blocks": card.blocks,
+        "json": json.dumps(card.blocks),
+        "buttons": [e["action_id"] for b in card.blocks if b["type"] == "actions" for e in b["elements"]],
+        "thread": [m.text for m in stack.slack.thread(CHANNEL, request.card_ts)],
+    }
 
 
 def chain_ok(stack: LocalStack) -> bool:
@@ -76,11 +82,19 @@ def test_sandbox_happy_path(stack: LocalStack) -> None:
     request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked by email")
     card = card_of(stack, request_id)
     assert card["buttons"] == [blocks.APPROVE, blocks.REJECT, blocks.WITHDRAW]
-    for shown in ("Ada Lovelace", "Pro monthly", "49.00 USD", "cancels immediately, no refund, cannot be undone",
-                  "customer asked by email", f"<@{AGENT}>", "Expires"):
+    for shown in (
+        "Ada Lovelace",
+        "Pro monthly",
+        "49.00 USD",
+        "cancels immediately, no refund, cannot be undone",
+        "customer asked by email",
+        f"<@{AGENT}>",
+        "Expires",
+    ):
         assert shown in card["json"], shown
-    approve = next(e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]
-                   if e["action_id"] == blocks.APPROVE)
+    approve = next(
+        e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == blocks.APPROVE
+    )
     assert approve["style"] == "primary" and approve["confirm"]["title"]["text"]
     ephemeral_to(stack, AGENT, "waits for an approver")
 
@@ -108,14 +122,38 @@ def scripted_registry(**providers: Any) -> Registry:
 def test_kajabi_happy_path_through_mock_transport(make_stack: Any) -> None:
     server = ScriptedServer().on("POST", "/v1/oauth/token", token())
     server.on("GET", "/v1/purchases/2150820", json_response(200, purchase(), content_type=JSON_API))
-    server.on("GET", "/v1/customers/777", json_response(200, {"data": {"id": "777", "type": "customers",
-              "attributes": {"name": "Grace Hopper", "email": "grace@example.com"}}}, content_type=JSON_API))
-    server.on("GET", "/v1/offers/888", json_response(200, {"data": {"id": "888", "type": "offers",
-              "attributes": {"title": "Academy yearly", "subscription": True}}}, content_type=JSON_API))
-    server.on("POST", "/v1/purchases/2150820/cancel_subscription",
-              json_response(200, purchase(deactivated_at="2026-11-24T10:00:00Z"), content_type=JSON_API))
-    kajabi = KajabiProvider(client=server.client(), client_id="i", client_secret="s", base_url="https://k.test",
-                            sleep=Sleeps())
+    server.on(
+        "GET",
+        "/v1/customers/777",
+        json_response(
+            200,
+            {
+                "data": {
+                    "id": "777",
+                    "type": "customers",
+                    "attributes": {"name": "Grace Hopper", "email": "grace@example.com"},
+                }
+            },
+            content_type=JSON_API,
+        ),
+    )
+    server.on(
+        "GET",
+        "/v1/offers/888",
+        json_response(
+            200,
+            {"data": {"id": "888", "type": "offers", "attributes": {"title": "Academy yearly", "subscription": True}}},
+            content_type=JSON_API,
+        ),
+    )
+    server.on(
+        "POST",
+        "/v1/purchases/2150820/cancel_subscription",
+        json_response(200, purchase(deactivated_at="2026-11-24T10:00:00Z"), content_type=JSON_API),
+    )
+    kajabi = KajabiProvider(
+        client=server.client(), client_id="i", client_secret="s", base_url="https://k.test", sleep=Sleeps()
+    )
     stack = make_stack(registry=scripted_registry(kajabi=kajabi))
     request_id = ask_and_get_id(stack, "kajabi 2150820 refund dispute, customer wants out")
     assert "Grace Hopper" in card_of(stack, request_id)["json"]
@@ -127,11 +165,15 @@ def test_kajabi_happy_path_through_mock_transport(make_stack: Any) -> None:
 
 def test_onekey_happy_path_through_mock_transport(make_stack: Any) -> None:
     server = ScriptedServer()
-    server.on("GET", "/v3/subscriptions/219", json_response(200, {"id": 219, "status": "ACTIVE", "amount": 10.9,
-                                                                  "subscription_plan": "WEEKLY"}))
+    server.on(
+        "GET",
+        "/v3/subscriptions/219",
+        json_response(200, {"id": 219, "status": "ACTIVE", "amount": 10.9, "subscription_plan": "WEEKLY"}),
+    )
     server.on("DELETE", "/v3/subscriptions/219", raw(200, b""))
-    onekey = OneKeyProvider(client=server.client(), api_key="k", api_signature="s", base_url="https://o.test",
-                            sleep=Sleeps())
+    onekey = OneKeyProvider(
+        client=server.client(), api_key="k", api_signature="s", base_url="https://o.test", sleep=Sleeps()
+    )
     stack = make_stack(registry=scripted_registry(onekey=onekey))
     request_id = ask_and_get_id(stack, "onekey 219 duplicate subscription")
     assert "WEEKLY" in card_of(stack, request_id)["json"]
@@ -167,8 +209,10 @@ def test_withdraw_only_by_the_requester(stack: LocalStack) -> None:
 def test_expired_requests_cannot_be_approved_and_the_card_says_so(stack: LocalStack) -> None:
     request_id = ask_and_get_id(stack, "sandbox sb_1004 customer request")
     with stack.services.database.engine.begin() as connection:
-        connection.execute(text("UPDATE cancellation_requests SET expires_at = :t WHERE id = :id"),
-                           {"t": audit.utcnow() - timedelta(minutes=1), "id": request_id})
+        connection.execute(
+            text("UPDATE cancellation_requests SET expires_at = :t WHERE id = :id"),
+            {"t": audit.utcnow() - timedelta(minutes=1), "id": request_id},
+        )
     click(stack, blocks.APPROVE, request_id, APPROVER)
     ephemeral_to(stack, APPROVER, "already expired")
     assert stack.wait_status(request_id, "expired")
@@ -180,8 +224,9 @@ def test_expired_requests_cannot_be_approved_and_the_card_says_so(stack: LocalSt
 def test_the_sweep_expires_pending_requests_and_updates_cards(stack: LocalStack) -> None:
     request_id = ask_and_get_id(stack, "sandbox sb_1005 customer request")
     with stack.services.database.engine.begin() as connection:
-        connection.execute(text("UPDATE cancellation_requests SET expires_at = :t"),
-                           {"t": audit.utcnow() - timedelta(seconds=1)})
+        connection.execute(
+            text("UPDATE cancellation_requests SET expires_at = :t"), {"t": audit.utcnow() - timedelta(seconds=1)}
+        )
     assert sweep_once(stack.services) == 1
     assert sweep_once(stack.services) == 0
     assert stack.request(request_id).status == "expired"
@@ -309,8 +354,10 @@ def test_status_shows_state_and_history(stack: LocalStack) -> None:
     assert "does not exist" in ask(stack, "status CR-22222222").text
 
 
-@pytest.mark.parametrize("sub,says", [("sb_2001", "already cancelled"), ("sb_3001", "cannot be cancelled"),
-                                      ("sb_0000", "has no subscription")])
+@pytest.mark.parametrize(
+    "sub,says",
+    [("sb_2001", "already cancelled"), ("sb_3001", "cannot be cancelled"), ("sb_0000", "has no subscription")],
+)
 def test_lookups_that_end_the_request_before_it_starts(stack: LocalStack, sub: str, says: str) -> None:
     ask(stack, f"sandbox {sub} customer asked")
     ephemeral_to(stack, AGENT, says)
@@ -356,8 +403,9 @@ def test_a_bad_or_stale_signature_gets_401(stack: LocalStack) -> None:
     headers = stack.driver.signed_headers(body)
     headers["X-Slack-Signature"] = "v0=" + "0" * 64
     forged = httpx.post(stack.driver.endpoint, content=body, headers=headers)
-    stale = httpx.post(stack.driver.endpoint, content=body,
-                       headers=stack.driver.signed_headers(body, timestamp=int(time.time()) - 600))
+    stale = httpx.post(
+        stack.driver.endpoint, content=body, headers=stack.driver.signed_headers(body, timestamp=int(time.time()) - 600)
+    )
     assert forged.status_code == 401 and stale.status_code == 401
     assert request_count(stack) == 0
 
