@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
@@ -207,20 +208,17 @@ class Workflow:
     # -- deciding -------------------------------------------------------------------------------------------
 
     def approve(self, request_id: str, *, approver: str) -> Result:
-        request = self.get(request_id)
-        if request is None:
-            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
-        if not self.has_role(approver, Role.APPROVER):
-            self.record_denied(approver, needed=Role.APPROVER, attempted="approve", request_id=request.id)
-            return Result(ok=False, request=request, refusal=Refusal.NO_ROLE, detail=Role.APPROVER.value)
+        request = self._load(request_id, user=approver, needed=Role.APPROVER, attempted="approve")
+        if isinstance(request, Result):
+            return request
         if approver == request.requester and not self.policy.allow_self_approval:
             self._audit(request.id, approver, "approval.refused", {"why": "self_approval"})
             return Result(ok=False, request=request, refusal=Refusal.SELF_APPROVAL)
-        expired = self.expire_if_due(request.id)
-        if expired.ok:
-            return Result(ok=False, request=expired.request, refusal=Refusal.EXPIRED, events=expired.events)
+        expired = self._expired(request)
+        if expired is not None:
+            return expired
         now = self.clock()
-        result = self._transition(
+        return self._decide(
             request.id,
             expected=S.PENDING,
             target=S.EXECUTING,
@@ -231,9 +229,6 @@ class Workflow:
             decided_at=now,
             attempts=request.attempts + 1,
         )
-        if not result.ok:
-            return Result(ok=False, request=result.request, refusal=self._lost_refusal(result.request))
-        return result
 
     def execute(self, request_id: str) -> Result:
         """Cancel at the provider; only ever called by the winner of a transition into `executing`."""
@@ -263,62 +258,30 @@ class Workflow:
         return Result(ok=result.ok, request=result.request, events=result.events, cancel=outcome)
 
     def reject(self, request_id: str, *, approver: str) -> Result:
-        request = self.get(request_id)
-        if request is None:
-            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
-        if not self.has_role(approver, Role.APPROVER):
-            self.record_denied(approver, needed=Role.APPROVER, attempted="reject", request_id=request.id)
-            return Result(ok=False, request=request, refusal=Refusal.NO_ROLE, detail=Role.APPROVER.value)
-        expired = self.expire_if_due(request.id)
-        if expired.ok:
-            return Result(ok=False, request=expired.request, refusal=Refusal.EXPIRED, events=expired.events)
-        now = self.clock()
-        result = self._transition(
-            request.id,
-            expected=S.PENDING,
-            target=S.REJECTED,
-            actor=approver,
-            action="request.rejected",
-            decided_by=approver,
-            decided_at=now,
-            finished_at=now,
-        )
-        if not result.ok:
-            return Result(ok=False, request=result.request, refusal=self._lost_refusal(result.request))
-        return result
+        request = self._load(request_id, user=approver, needed=Role.APPROVER, attempted="reject")
+        if isinstance(request, Result):
+            return request
+        expired = self._expired(request)
+        if expired is not None:
+            return expired
+        return self._close(request, target=S.REJECTED, by=approver, action="request.rejected")
 
     def withdraw(self, request_id: str, *, user: str) -> Result:
-        request = self.get(request_id)
-        if request is None:
-            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
+        request = self._load(request_id, user=user, needed=None, attempted="withdraw")
+        if isinstance(request, Result):
+            return request
         if user != request.requester:
             return Result(ok=False, request=request, refusal=Refusal.NOT_REQUESTER)
-        now = self.clock()
-        result = self._transition(
-            request.id,
-            expected=S.PENDING,
-            target=S.WITHDRAWN,
-            actor=user,
-            action="request.withdrawn",
-            decided_by=user,
-            decided_at=now,
-            finished_at=now,
-        )
-        if not result.ok:
-            return Result(ok=False, request=result.request, refusal=self._lost_refusal(result.request))
-        return result
+        return self._close(request, target=S.WITHDRAWN, by=user, action="request.withdrawn")
 
     def retry(self, request_id: str, *, approver: str) -> Result:
         """failed (retry safe) -> executing. The caller then runs `resume`, which reads before it cancels."""
-        request = self.get(request_id)
-        if request is None:
-            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
-        if not self.has_role(approver, Role.APPROVER):
-            self.record_denied(approver, needed=Role.APPROVER, attempted="retry", request_id=request.id)
-            return Result(ok=False, request=request, refusal=Refusal.NO_ROLE, detail=Role.APPROVER.value)
+        request = self._load(request_id, user=approver, needed=Role.APPROVER, attempted="retry")
+        if isinstance(request, Result):
+            return request
         if request.status == S.FAILED and not request.retry_safe:
             return Result(ok=False, request=request, refusal=Refusal.NOT_RETRYABLE)
-        result = self._transition(
+        return self._decide(
             request.id,
             expected=S.FAILED,
             target=S.EXECUTING,
@@ -327,9 +290,6 @@ class Workflow:
             only_if=[col(CancellationRequest.retry_safe).is_(True)],
             attempts=request.attempts + 1,
         )
-        if not result.ok:
-            return Result(ok=False, request=result.request, refusal=self._lost_refusal(result.request))
-        return result
 
     def resume(self, request_id: str) -> Result:
         """Continue a retried request: if the earlier try did cancel after all, say so instead of cancelling again."""
@@ -353,12 +313,9 @@ class Workflow:
 
     def verify(self, request_id: str, *, approver: str) -> Result:
         """unknown -> read the subscription -> cancelled, or failed (safe to retry) when it is still running."""
-        request = self.get(request_id)
-        if request is None:
-            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
-        if not self.has_role(approver, Role.APPROVER):
-            self.record_denied(approver, needed=Role.APPROVER, attempted="verify", request_id=request.id)
-            return Result(ok=False, request=request, refusal=Refusal.NO_ROLE, detail=Role.APPROVER.value)
+        request = self._load(request_id, user=approver, needed=Role.APPROVER, attempted="verify")
+        if isinstance(request, Result):
+            return request
         if request.status != S.UNKNOWN:
             return Result(ok=False, request=request, refusal=self._lost_refusal(request))
         provider = self.registry.get_provider(request.provider)
@@ -373,7 +330,7 @@ class Workflow:
                 detail=seen.detail,
                 lookup=seen,
             )
-        result = self._transition(
+        return self._decide(
             request.id,
             expected=S.UNKNOWN,
             target=target,
@@ -385,9 +342,43 @@ class Workflow:
             retry_safe=retry_safe,
             finished_at=self.clock(),
         )
+
+    def _load(self, request_id: str, *, user: str, needed: Role | None, attempted: str) -> CancellationRequest | Result:
+        """The request, or the refusal when it does not exist or the user lacks the role (which is audited)."""
+        request = self.get(request_id)
+        if request is None:
+            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
+        if needed is not None and not self.has_role(user, needed):
+            self.record_denied(user, needed=needed, attempted=attempted, request_id=request.id)
+            return Result(ok=False, request=request, refusal=Refusal.NO_ROLE, detail=needed.value)
+        return request
+
+    def _expired(self, request: CancellationRequest) -> Result | None:
+        """A click on a request past its expiry expires it (and says so) instead of deciding it."""
+        expired = self.expire_if_due(request.id)
+        if not expired.ok:
+            return None
+        return Result(ok=False, request=expired.request, refusal=Refusal.EXPIRED, events=expired.events)
+
+    def _close(self, request: CancellationRequest, *, target: RequestStatus, by: str, action: str) -> Result:
+        now = self.clock()
+        return self._decide(
+            request.id,
+            expected=S.PENDING,
+            target=target,
+            actor=by,
+            action=action,
+            decided_by=by,
+            decided_at=now,
+            finished_at=now,
+        )
+
+    def _decide(self, request_id: str, **transition: Any) -> Result:
+        """A transition whose loser is told why: someone decided first, or it expired."""
+        result = self._transition(request_id, **transition)
         if not result.ok:
             return Result(ok=False, request=result.request, refusal=self._lost_refusal(result.request))
-        return Result(ok=True, request=result.request, events=result.events, lookup=seen)
+        return result
 
     # -- time -----------------------------------------------------------------------------------------------
 
