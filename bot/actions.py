@@ -51,20 +51,16 @@ def run_decision(
     """Show a won decision on the card and in the thread, then run what follows it (the provider call)."""
     cards = services.cards
     if not result.ok:
-        if result.request is not None and result.events:
-            cards.refresh(client, result.request)  # e.g. the click found the request expired
-            cards.thread(client, result.request, result.events)
         respond(text=_refusal(result), response_type="ephemeral", replace_original=False)
+        if result.request is not None and result.events:
+            cards.sync(client, result.request.id)  # e.g. the click found the request expired
         return
     assert result.request is not None
-    cards.refresh(client, result.request)
-    cards.thread(client, result.request, result.events)
+    cards.sync(client, result.request.id)
     if follow_up is None:
         return
-    final = follow_up(result.request.id)
-    if final.request is not None:
-        cards.refresh(client, final.request)
-        cards.thread(client, final.request, final.events)
+    follow_up(result.request.id)
+    cards.sync(client, result.request.id)
 
 
 def _refusal(result: Result) -> str:

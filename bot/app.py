@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 from slack_bolt import App
 
 from bot import actions, commands
@@ -16,8 +14,8 @@ def build_app(services: Services) -> App:
         client=services.client,
         signing_secret=settings.slack_signing_secret.get() or None,
         token_verification_enabled=False,
-        # Listeners wait on providers after ack(); size the pool for that, not for CPU.
-        listener_executor=ThreadPoolExecutor(max_workers=settings.listener_threads, thread_name_prefix="listener"),
+        # Listeners wait on providers after ack(): LISTENER_THREADS sizes the pool for that, not for CPU.
+        listener_executor=services.pool,
         request_verification_enabled=bool(settings.slack_signing_secret),
     )
     commands.register(app, services)

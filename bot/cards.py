@@ -1,4 +1,9 @@
-"""Posting and updating request cards and their audit threads in Slack; failures are logged, never raised."""
+"""Request cards and their audit threads in Slack: post once, then keep them in step with the database.
+
+Slack may fail (429, 5xx, timeouts) after slack_sdk's retries; the database stays the record. A card that could
+not be updated is marked dirty and a thread line not yet shown stays unclaimed, so the periodic sweep catches
+both up when Slack answers again. Nothing here raises on Slack's account.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot import blocks
 from providers.base import SubscriptionSnapshot
 from providers.registry import Registry
+from storage import audit, requests
+from storage.database import Database
 from storage.models import AuditEvent, CancellationRequest
 
 log = logging.getLogger(__name__)
@@ -24,14 +31,11 @@ class Posted:
     ts: str | None
     error: str | None = None
 
-    @property
-    def channel_problem(self) -> bool:
-        return self.error in CHANNEL_ERRORS
-
 
 class Cards:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, database: Database) -> None:
         self._registry = registry
+        self._database = database
 
     def _render(self, request: CancellationRequest) -> tuple[str, list[dict[str, object]]]:
         provider = self._registry.get(request.provider)
@@ -45,40 +49,51 @@ class Cards:
         text, card = self._render(request)
         try:
             response = client.chat_postMessage(channel=request.channel, text=text, blocks=card, unfurl_links=False)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", "unknown_error"))
+        except (SlackApiError, SlackClientError) as exc:
+            error = _slack_error(exc)
             log.warning("could not post the card of %s: %s", request.id, error)
             return Posted(None, error)
-        except SlackClientError as exc:
-            log.warning("could not post the card of %s: %s", request.id, type(exc).__name__)
-            return Posted(None, "slack_unreachable")
         return Posted(str(response["ts"]))
 
-    def refresh(self, client: WebClient, request: CancellationRequest) -> bool:
-        """Show the request's current state. Rendering is a pure function of the row, so any later
-        successful update also repairs an earlier one that failed."""
-        if not request.card_ts:
-            return False
+    def sync(self, client: WebClient, request_id: str) -> None:
+        """Show the request's current state on its card and any audit events its thread lacks."""
+        with self._database.session() as session:
+            request = requests.find(session, request_id)
+            if request is None or not request.card_ts:
+                return
+            events = [e for e in audit.events_for_request(session, request_id) if e.sequence > request.thread_sequence]
+        self._refresh(client, request)
+        if events:
+            self._thread(client, request, events)
+
+    def _refresh(self, client: WebClient, request: CancellationRequest) -> None:
+        # Rendering is a pure function of the row, so any later successful update repairs an earlier failed one.
         text, card = self._render(request)
+        assert request.card_ts is not None, "only posted cards are refreshed"
         try:
             client.chat_update(channel=request.channel, ts=request.card_ts, text=text, blocks=card)
         except (SlackApiError, SlackClientError) as exc:
             log.warning("could not update the card of %s: %s", request.id, _slack_error(exc))
-            return False
-        return True
+            with self._database.session() as session:
+                requests.mark_card_dirty(session, request.id)
+            return
+        if request.card_dirty:
+            with self._database.session() as session:
+                requests.mark_card_clean(session, request.id, shown_status=request.status)
 
-    def thread(self, client: WebClient, request: CancellationRequest, events: list[AuditEvent]) -> bool:
-        """The audit trail, as people read it, under the card."""
-        if not request.card_ts or not events:
-            return False
+    def _thread(self, client: WebClient, request: CancellationRequest, events: list[AuditEvent]) -> None:
+        seen, upto = request.thread_sequence, events[-1].sequence
+        with self._database.session() as session:
+            if not requests.claim_thread(session, request.id, seen=seen, upto=upto):
+                return  # another worker is posting these lines
         try:
             client.chat_postMessage(
                 channel=request.channel, thread_ts=request.card_ts, text=blocks.audit_thread_text(events)
             )
         except (SlackApiError, SlackClientError) as exc:
             log.warning("could not post to the thread of %s: %s", request.id, _slack_error(exc))
-            return False
-        return True
+            with self._database.session() as session:
+                requests.claim_thread(session, request.id, seen=upto, upto=seen)  # give the lines back
 
 
 def _slack_error(exc: SlackClientError) -> str:

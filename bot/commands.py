@@ -123,10 +123,8 @@ def handle(services: Services, *, ack: Ack, command: dict[str, Any], respond: Re
         )
         return
     workflow.card_posted(result.request.id, channel=result.request.channel, card_ts=posted.ts)
-    request = workflow.get(result.request.id)
-    assert request is not None
-    services.cards.thread(client, request, result.events)
-    respond(text=f"Request `{request.id}` is posted and waits for an approver.", response_type="ephemeral")
+    services.cards.sync(client, result.request.id)
+    respond(text=f"Request `{result.request.id}` is posted and waits for an approver.", response_type="ephemeral")
 
 
 def _status(services: Services, *, ack: Ack, user: str, request_id: str) -> None:

@@ -74,6 +74,8 @@ class Settings:
     listener_threads: int = 16
     provider_timeout_seconds: float = 10.0
     shutdown_grace_seconds: float = 30.0
+    recover_after_seconds: float = 120.0
+    sweep_interval_seconds: float = 60.0
 
     @property
     def kajabi_enabled(self) -> bool:
@@ -172,6 +174,8 @@ PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "LISTENER_THREADS": ("listener_threads", _positive_int),
     "PROVIDER_TIMEOUT_SECONDS": ("provider_timeout_seconds", _positive_float),
     "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", _positive_float),
+    "RECOVER_AFTER_SECONDS": ("recover_after_seconds", _positive_float),
+    "SWEEP_INTERVAL_SECONDS": ("sweep_interval_seconds", _positive_float),
 }
 
 
@@ -195,7 +199,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
     _check_pairs(merged, problems)
     if problems:
         raise SettingsError(problems)
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.recover_after_seconds < 2 * settings.sweep_interval_seconds:
+        # Leases are renewed once per sweep; a shorter recovery delay would settle cancels still in flight.
+        raise SettingsError(["RECOVER_AFTER_SECONDS must be at least twice SWEEP_INTERVAL_SECONDS"])
+    return settings
 
 
 def _check_pairs(merged: Mapping[str, str], problems: list[str]) -> None:

@@ -1,17 +1,24 @@
-"""The long-running commands: Socket Mode, HTTP mode and the offline demo."""
+"""The long-running commands: Socket Mode, HTTP mode and the offline demo, with graceful shutdown.
+
+On SIGTERM (or Ctrl-C) the bot stops taking new work, lets cancellations in flight finish for up to
+SHUTDOWN_GRACE_SECONDS, and exits. A cancel still running after that is left `executing`, which the next
+start's sweep settles by reading the subscription (RECOVER_AFTER_SECONDS).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
+import threading
 from types import FrameType
 
 from bot.app import build_app
 from bot.config import Settings, require
 from bot.server import HttpServer, make_wsgi_app
-from bot.services import build_services
-from bot.sweeper import Sweeper
+from bot.services import Services, build_services
+from bot.sweeper import Sweeper, sweep_once
 
 log = logging.getLogger("cancel-sub")
 
@@ -20,44 +27,77 @@ def _logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _start(settings: Settings) -> tuple[Services, Sweeper]:
+    services = build_services(settings)
+    try:
+        changed = sweep_once(services)  # before new work: settle what a previous run left behind
+        if changed:
+            log.info("start-up sweep settled %d requests", changed)
+    except Exception:
+        log.exception("start-up sweep failed; the periodic sweep will try again")
+    return services, Sweeper(services).start()
+
+
+def _finish(services: Services, sweeper: Sweeper) -> None:
+    grace = services.settings.shutdown_grace_seconds
+    busy = services.pool.busy
+    if busy:
+        log.info("waiting up to %.0f s for %d listeners in flight", grace, busy)
+    left = services.pool.drain(grace)
+    sweeper.stop()
+    services.database.dispose()
+    if left:
+        log.warning("%d listeners still running after %.0f s; the next start settles their requests", left, grace)
+        logging.shutdown()
+        # Python would otherwise join the pool's threads at exit and wait for the slow provider after all.
+        os._exit(0)
+    log.info("stopped")
+
+
+def _on_stop_signals(stop: threading.Event | None = None, *, then: object = None) -> threading.Event:
+    event = stop or threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: taking no new work", signum)
+        event.set()
+        if callable(then):
+            then()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    return event
+
+
 def run_socket_mode(settings: Settings) -> int:
     require(settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     _logging(settings)
-    services = build_services(settings)
-    app = build_app(services)
-    sweeper = Sweeper(services).start()
+    services, sweeper = _start(settings)
+    handler = SocketModeHandler(build_app(services), settings.slack_app_token.get())
+    stop = _on_stop_signals()
     log.info("connecting over Socket Mode; providers %s", services.registry.describe_enabled())
-    try:
-        SocketModeHandler(app, settings.slack_app_token.get()).start()
-    finally:
-        sweeper.stop()
+    handler.connect()
+    stop.wait()
+    handler.close()
+    _finish(services, sweeper)
     return 0
 
 
 def serve_http(settings: Settings, *, host: str, port: int) -> int:
     require(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     _logging(settings)
-    services = build_services(settings)
-    app = build_app(services)
-    server = HttpServer(make_wsgi_app(app, services.database), host=host, port=port, threads=settings.listener_threads)
-    sweeper = Sweeper(services).start()
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %d: closing the listener", signum)
-        server.close()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    services, sweeper = _start(settings)
+    server = HttpServer(
+        make_wsgi_app(build_app(services), services.database), host=host, port=port, threads=settings.listener_threads
+    )
+    _on_stop_signals(then=server.close)
     log.info(
         "serving on http://%s:%d/slack/events; providers %s", host, server.port, services.registry.describe_enabled()
     )
     print(f"listening on http://{host}:{server.port}", file=sys.stderr, flush=True)
-    try:
-        server.serve_forever()
-    finally:
-        sweeper.stop()
+    server.serve_forever()
+    _finish(services, sweeper)
     return 0
 
 

@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.cards import Cards
 from bot.config import Settings
+from bot.pool import ListenerPool
 from bot.workflow import Policy, Workflow
 from providers.registry import ProviderConfig, Registry, build_registry
 from storage import migrate
@@ -29,6 +30,7 @@ class Services:
     workflow: Workflow
     client: WebClient
     cards: Cards
+    pool: ListenerPool
 
 
 def provider_config(settings: Settings) -> ProviderConfig:
@@ -78,4 +80,12 @@ def build_services(
         ),
     )
     client = web_client(settings)
-    return Services(settings, database, registry, workflow, client, Cards(registry))
+    return Services(
+        settings,
+        database,
+        registry,
+        workflow,
+        client,
+        Cards(registry, database),
+        ListenerPool(settings.listener_threads),
+    )

@@ -1,28 +1,41 @@
-"""The periodic sweep of the running bot: pending requests past their expiry become expired, cards say so."""
+"""The running bot's periodic sweep: expire overdue requests, settle ones a crash left behind, catch Slack up."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from bot.services import Services
+from storage import requests
 
 log = logging.getLogger(__name__)
 
 
 def sweep_once(services: Services) -> int:
-    expired = services.workflow.expire_due()
-    for result in expired:
-        if result.request is not None:
-            services.cards.refresh(services.client, result.request)
-            services.cards.thread(services.client, result.request, result.events)
-    return len(expired)
+    """One pass; returns how many requests changed state."""
+    workflow, cards, client = services.workflow, services.cards, services.client
+    workflow.renew_leases()
+    expired = workflow.expire_due()
+    recovered = workflow.recover_stale(older_than=timedelta(seconds=services.settings.recover_after_seconds))
+    for result in recovered:
+        log.warning(
+            "settled %s after a restart: %s",
+            result.request.id if result.request else "?",
+            result.request.status if result.request else "?",
+        )
+    with services.database.session() as session:
+        behind = [r.id for r in requests.needing_slack_catch_up(session)]
+    changed = {r.request.id for r in (*expired, *recovered) if r.request is not None}
+    for request_id in sorted(changed | set(behind)):
+        cards.sync(client, request_id)
+    return len(changed)
 
 
 class Sweeper:
-    def __init__(self, services: Services, *, interval_seconds: float = 60.0) -> None:
+    def __init__(self, services: Services) -> None:
         self._services = services
-        self._interval = interval_seconds
+        self._interval = services.settings.sweep_interval_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="sweeper", daemon=True)
 
@@ -32,13 +45,11 @@ class Sweeper:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        self._thread.join(timeout=10)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                count = sweep_once(self._services)
-                if count:
-                    log.info("expired %d pending requests", count)
+                sweep_once(self._services)
             except Exception:  # the sweep must outlive a bad minute (database restart, Slack outage)
-                log.exception("expiry sweep failed; trying again in %.0f s", self._interval)
+                log.exception("sweep failed; trying again in %.0f s", self._interval)

@@ -8,6 +8,7 @@ won transition into `executing`.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -99,6 +100,9 @@ class Workflow:
         self.registry = registry
         self.policy = policy
         self.clock = clock
+        # Cancels this process is waiting on, only to renew their leases; winners are decided in the database.
+        self._in_flight: set[str] = set()
+        self._in_flight_lock = threading.Lock()
 
     # -- authorization ------------------------------------------------------------------------------------
 
@@ -227,6 +231,7 @@ class Workflow:
             only_if=[col(CancellationRequest.expires_at) > now],
             decided_by=approver,
             decided_at=now,
+            started_at=now,
             attempts=request.attempts + 1,
         )
 
@@ -235,12 +240,25 @@ class Workflow:
         request = self.get(request_id)
         assert request is not None and request.status == S.EXECUTING, "execute needs a request in executing"
         provider = self.registry.get_provider(request.provider)
+        with self._in_flight_lock:
+            self._in_flight.add(request.id)
         try:
             outcome = provider.cancel(request.subscription_id)
         except Exception as exc:  # a bug in an adapter must still leave the request in a state it can leave
             log.exception("provider %s raised during cancel of request %s", request.provider, request.id)
             outcome = CancelResult(Outcome.UNKNOWN, f"internal error: {type(exc).__name__}", None, False, 0)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(request.id)
         return self._settle(request, outcome, action="provider.answered")
+
+    def renew_leases(self) -> int:
+        with self._in_flight_lock:
+            waiting = sorted(self._in_flight)
+        if not waiting:
+            return 0
+        with self.database.session() as session:
+            return requests.renew_leases(session, waiting, self.clock())
 
     def _settle(self, request: CancellationRequest, outcome: CancelResult, *, action: str) -> Result:
         result = self._transition(
@@ -288,6 +306,7 @@ class Workflow:
             actor=approver,
             action="request.retried",
             only_if=[col(CancellationRequest.retry_safe).is_(True)],
+            started_at=self.clock(),
             attempts=request.attempts + 1,
         )
 
@@ -399,6 +418,46 @@ class Workflow:
         with self.database.session() as session:
             due = [r.id for r in requests.expired_pending(session, self.clock())]
         return [r for r in (self.expire_if_due(request_id) for request_id in due) if r.ok]
+
+    def recover_stale(self, *, older_than: timedelta) -> list[Result]:
+        """Settle requests left `executing` by a process that died mid-cancel: read, never cancel.
+
+        Only requests whose lease is older than `older_than` qualify: a process waiting on a cancel renews its lease
+        on every sweep, so a cancel another replica is still waiting on is left alone. Cancelled at the provider:
+        done. Anything else: `unknown`, and an approver verifies.
+        """
+        with self.database.session() as session:
+            stale = requests.stale_executing(session, self.clock() - older_than)
+        settled = []
+        for request in stale:
+            target, outcome, detail = self._recovered(request)
+            result = self._transition(
+                request.id,
+                expected=S.EXECUTING,
+                target=target,
+                actor=SYSTEM_ACTOR,
+                action="request.recovered",
+                detail={"outcome": outcome.value, "provider_detail": detail},
+                outcome=outcome.value,
+                outcome_detail=detail,
+                retry_safe=False,
+                finished_at=self.clock(),
+            )
+            if result.ok:
+                settled.append(result)
+        return settled
+
+    def _recovered(self, request: CancellationRequest) -> tuple[RequestStatus, Outcome, str]:
+        provider = self.registry.get(request.provider)
+        if provider is None:
+            return S.UNKNOWN, Outcome.UNKNOWN, f"after a restart: provider {request.provider} is not enabled"
+        seen = provider.lookup(request.subscription_id)
+        status = seen.snapshot.status if seen.snapshot else None
+        if status is SubscriptionStatus.CANCELLED:
+            return S.CANCELLED, Outcome.CANCELLED, "after a restart: the subscription is cancelled"
+        if status is None:
+            return S.UNKNOWN, Outcome.UNKNOWN, f"after a restart: could not read the subscription ({seen.detail})"
+        return S.UNKNOWN, Outcome.UNKNOWN, f"after a restart: the subscription is {status}; Verify before retrying"
 
     # -- reading --------------------------------------------------------------------------------------------
 

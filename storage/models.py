@@ -84,6 +84,12 @@ class CancellationRequest(SQLModel, table=True):
     # Slack's trigger id of the command that made this request: a retried delivery finds it again.
     command_key: str | None = Field(default=None, max_length=64, unique=True)
     attempts: int = 0
+    # When the current cancel attempt began: a request `executing` for much longer was left by a crash.
+    started_at: datetime | None = None
+    # The card could not be updated; the sweep shows the current state when Slack answers again.
+    card_dirty: bool = False
+    # The last audit event already shown in the card's thread (claimed by a conditional update, so once).
+    thread_sequence: int = 0
 
 
 class AuditEvent(SQLModel, table=True):

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlmodel import Session, col, select
 
 from storage import audit
 from storage.errors import IllegalTransition, RequestNotFound
-from storage.models import CancellationRequest, RequestStatus
+from storage.models import AuditEvent, CancellationRequest, RequestStatus
 
 S = RequestStatus
 
@@ -171,6 +171,76 @@ def set_card(session: Session, request_id: str, *, channel: str, card_ts: str) -
         .execution_options(synchronize_session=False)
     )
     session.execute(statement)
+
+
+def mark_card_dirty(session: Session, request_id: str) -> None:
+    statement = (
+        update(CancellationRequest)
+        .where(col(CancellationRequest.id) == request_id)
+        .values(card_dirty=True)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(statement)
+
+
+def mark_card_clean(session: Session, request_id: str, *, shown_status: str) -> None:
+    """Clear the flag only if the card shows the current status (a newer change keeps it dirty)."""
+    statement = (
+        update(CancellationRequest)
+        .where(col(CancellationRequest.id) == request_id, col(CancellationRequest.status) == shown_status)
+        .values(card_dirty=False)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(statement)
+
+
+def claim_thread(session: Session, request_id: str, *, seen: int, upto: int) -> bool:
+    """Take the right to post events (seen, upto] to the thread; only one caller gets it."""
+    statement = (
+        update(CancellationRequest)
+        .where(col(CancellationRequest.id) == request_id, col(CancellationRequest.thread_sequence) == seen)
+        .values(thread_sequence=upto)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+
+
+def needing_slack_catch_up(session: Session, *, limit: int = 100) -> list[CancellationRequest]:
+    """Requests whose card is stale or whose thread lacks events (after Slack failed to answer)."""
+    latest = (
+        select(func.max(AuditEvent.sequence)).where(AuditEvent.request_id == CancellationRequest.id).scalar_subquery()
+    )
+    query = (
+        select(CancellationRequest)
+        .where(col(CancellationRequest.card_ts).is_not(None))
+        .where(or_(col(CancellationRequest.card_dirty).is_(True), latest > CancellationRequest.thread_sequence))
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
+
+
+def renew_leases(session: Session, request_ids: list[str], now: datetime) -> int:
+    """A live process says it is still waiting on these cancels, so recovery leaves them alone."""
+    if not request_ids:
+        return 0
+    statement = (
+        update(CancellationRequest)
+        .where(col(CancellationRequest.id).in_(request_ids), col(CancellationRequest.status) == S.EXECUTING.value)
+        .values(started_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+
+
+def stale_executing(session: Session, before: datetime, *, limit: int = 100) -> list[CancellationRequest]:
+    """Requests `executing` whose lease (started_at, renewed while a process waits on them) lapsed before `before`."""
+    query = (
+        select(CancellationRequest)
+        .where(CancellationRequest.status == S.EXECUTING.value)
+        .where(or_(col(CancellationRequest.started_at).is_(None), col(CancellationRequest.started_at) < before))
+        .limit(limit)
+    )
+    return list(session.exec(query).all())
 
 
 def in_status(session: Session, status: RequestStatus, *, limit: int = 500) -> list[CancellationRequest]:

@@ -43,6 +43,7 @@ class LocalStack:
     def close(self) -> None:
         self.driver.close()
         self.server.close()
+        self.services.pool.drain(timeout=10)
         self.slack.stop()
         self.services.database.dispose()
 

@@ -83,3 +83,8 @@ def test_env_example_documents_every_setting() -> None:
     example = (ROOT / ".env.example").read_text()
     documented = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line and not line.startswith("#")}
     assert documented == set(PARSERS)
+
+
+def test_recovery_must_wait_for_at_least_two_sweeps(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="at least twice SWEEP_INTERVAL_SECONDS"):
+        load_settings({"RECOVER_AFTER_SECONDS": "60", "SWEEP_INTERVAL_SECONDS": "45"}, dotenv_path=tmp_path / "x")

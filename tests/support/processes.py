@@ -1,0 +1,65 @@
+"""Real `cancel-sub serve` processes for tests: started, signalled, killed, and read back."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bot.local.driver import SlackDriver
+
+LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
+
+
+class BotProcess:
+    def __init__(self, *, env: dict[str, str], cwd: Path, signing_secret: str, response_base: str) -> None:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KAJABI_", "ONEKEY_"))}
+        environment.update(env)
+        self.log_path = cwd / f"bot-{time.monotonic_ns()}.log"
+        self._log = self.log_path.open("w+")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--port", "0"],
+            cwd=cwd,
+            env=environment,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.url = self._wait_listening()
+        self.driver = SlackDriver(
+            endpoint=f"{self.url}/slack/events", signing_secret=signing_secret, response_base=response_base
+        )
+
+    def _wait_listening(self, timeout: float = 60.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = LISTENING.search(self.log_path.read_text())
+            if match:
+                return match.group(1)
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the bot exited with {self.process.returncode}:\n{self.log_path.read_text()}")
+            time.sleep(0.05)
+        raise TimeoutError(f"the bot did not start:\n{self.log_path.read_text()}")
+
+    def output(self) -> str:
+        return self.log_path.read_text()
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def close(self) -> None:
+        self.driver.close()
+        if self.process.poll() is None:
+            self.kill()
+        self._log.close()
