@@ -49,7 +49,7 @@ class Cards:
         text, card = self._render(request)
         try:
             response = client.chat_postMessage(channel=request.channel, text=text, blocks=card, unfurl_links=False)
-        except (SlackApiError, SlackClientError) as exc:
+        except (SlackClientError, OSError) as exc:
             error = _slack_error(exc)
             log.warning("could not post the card of %s: %s", request.id, error)
             return Posted(None, error)
@@ -72,7 +72,7 @@ class Cards:
         assert request.card_ts is not None, "only posted cards are refreshed"
         try:
             client.chat_update(channel=request.channel, ts=request.card_ts, text=text, blocks=card)
-        except (SlackApiError, SlackClientError) as exc:
+        except (SlackClientError, OSError) as exc:
             log.warning("could not update the card of %s: %s", request.id, _slack_error(exc))
             with self._database.session() as session:
                 requests.mark_card_dirty(session, request.id)
@@ -90,13 +90,14 @@ class Cards:
             client.chat_postMessage(
                 channel=request.channel, thread_ts=request.card_ts, text=blocks.audit_thread_text(events)
             )
-        except (SlackApiError, SlackClientError) as exc:
+        except (SlackClientError, OSError) as exc:
             log.warning("could not post to the thread of %s: %s", request.id, _slack_error(exc))
             with self._database.session() as session:
                 requests.claim_thread(session, request.id, seen=upto, upto=seen)  # give the lines back
 
 
-def _slack_error(exc: SlackClientError) -> str:
+def _slack_error(exc: Exception) -> str:
+    """Slack's error code, or the kind of transport failure (a timeout arrives as a plain OSError)."""
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error", "unknown_error"))
-    return type(exc).__name__
+    return "slack_unreachable" if isinstance(exc, OSError) else type(exc).__name__

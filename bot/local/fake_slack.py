@@ -79,6 +79,11 @@ class FakeSlack:
         with self._lock:
             self._failures.append(Failure(method, **kwargs))
 
+    def heal(self) -> None:
+        """Slack answers normally again."""
+        with self._lock:
+            self._failures.clear()
+
     # -- reading what happened -----------------------------------------------------------------------------
 
     def calls_to(self, method: str) -> list[Call]:

@@ -1,0 +1,88 @@
+"""Slack failing (429, 500, timeouts) never loses a request or an audit event; cards and threads catch up."""
+
+from __future__ import annotations
+
+from bot import blocks
+from bot.local.stack import LocalStack
+from bot.sweeper import sweep_once
+from storage import audit
+from tests.bot.conftest import AGENT, APPROVER, CHANNEL
+from tests.bot.test_scenarios import ask, ask_and_get_id, card_of, chain_ok, click, ephemeral_to, request_count
+
+
+def test_a_rate_limited_card_post_is_retried_after_retry_after(stack: LocalStack) -> None:
+    stack.slack.fail("chat.postMessage", status=429, error="ratelimited", retry_after=1)
+    request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked")
+    calls = stack.slack.calls_to("chat.postMessage")
+    assert calls[1].at - calls[0].at >= 0.9  # Retry-After was honoured
+    assert stack.request(request_id).status == "pending" and chain_ok(stack)
+
+
+def test_a_card_slack_will_not_take_closes_the_request_and_says_so(stack: LocalStack) -> None:
+    stack.slack.fail("chat.postMessage", status=500, error="internal_error", times=10)
+    ask(stack, "sandbox sb_1001 customer asked")
+    ephemeral_to(stack, AGENT, "Slack did not accept the request card")
+    stack.wait_until(lambda: request_count(stack) == 1, what="the request")
+    with stack.services.database.session() as session:
+        events = audit.export_csv_text(session)
+    assert "request.created" in events and "request.withdrawn" in events
+    assert len(stack.slack.calls_to("chat.postMessage")) == 3  # the first try and two retries
+    assert chain_ok(stack)
+
+
+def test_card_updates_failing_during_an_approval_lose_nothing_and_catch_up(stack: LocalStack) -> None:
+    request_id = ask_and_get_id(stack, "sandbox sb_1002 customer asked")
+    stack.slack.fail("chat.update", status=500, error="internal_error", times=100)
+    stack.slack.fail("chat.postMessage", status=503, error="service_unavailable", times=100)
+    click(stack, blocks.APPROVE, request_id, APPROVER)
+    done = stack.wait_status(request_id, "cancelled")
+    stack.wait_until(lambda: stack.request(request_id).card_dirty, what="the card to be marked stale")
+    assert done.outcome == "cancelled" and chain_ok(stack)
+    assert "Waiting for an approver" in card_of(stack, request_id)["json"]  # Slack still shows the old card
+
+    stack.slack.heal()
+    sweep_once(stack.services)
+    card = card_of(stack, request_id)
+    assert "Cancelled" in card["json"] and card["buttons"] == []
+    assert not stack.request(request_id).card_dirty
+    thread = "\n".join(card["thread"])
+    assert "approved" in thread and "*cancelled*" in thread
+    assert sweep_once(stack.services) == 0
+    assert_thread_shows_each_event_once(stack, request_id)
+
+
+def test_a_timed_out_card_update_is_caught_up_too(stack: LocalStack) -> None:
+    request_id = ask_and_get_id(stack, "sandbox sb_1003 customer asked")
+    stack.services.client.timeout = 1
+    stack.slack.fail("chat.update", delay=1.5, times=100)
+    click(stack, blocks.REJECT, request_id, APPROVER)
+    stack.wait_status(request_id, "rejected")
+    stack.wait_until(lambda: stack.request(request_id).card_dirty, what="the card to be marked stale")
+    stack.slack.heal()
+    sweep_once(stack.services)
+    assert "Rejected" in card_of(stack, request_id)["json"]
+
+
+def test_thread_lines_are_posted_once_even_when_syncs_race(stack: LocalStack) -> None:
+    import threading
+
+    request_id = ask_and_get_id(stack, "sandbox sb_1004 customer asked")
+    with stack.services.database.session() as session:
+        for n in range(5):
+            audit.append(session, actor=APPROVER, action="note", request_id=request_id, detail={"n": n})
+    threads = [
+        threading.Thread(target=stack.services.cards.sync, args=(stack.services.client, request_id)) for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert_thread_shows_each_event_once(stack, request_id)
+
+
+def assert_thread_shows_each_event_once(stack: LocalStack, request_id: str) -> None:
+    lines = "\n".join(m.text for m in stack.slack.thread(CHANNEL, stack.request(request_id).card_ts or ""))
+    shown = [int(line.split("`")[1].removeprefix("#")) for line in lines.splitlines() if line.startswith("`#")]
+    with stack.services.database.session() as session:
+        recorded = [e.sequence for e in audit.events_for_request(session, request_id)]
+    assert sorted(shown) == recorded
