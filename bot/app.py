@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot import actions, commands
+from bot import actions, commands, guards
 from bot.services import Services
 
 
@@ -18,6 +18,7 @@ def build_app(services: Services) -> App:
         listener_executor=services.pool,
         request_verification_enabled=bool(settings.slack_signing_secret),
     )
+    app.middleware(guards.reject_malformed)
     commands.register(app, services)
     actions.register(app, services)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -13,7 +14,10 @@ from waitress.server import create_server
 
 from storage.database import Database
 
+log = logging.getLogger(__name__)
+
 EVENTS_PATH = "/slack/events"
+MAX_BODY_BYTES = 1024 * 1024
 StartResponse = Callable[..., Any]
 
 
@@ -23,7 +27,13 @@ def make_wsgi_app(app: App, database: Database) -> Callable[[dict[str, Any], Sta
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if path == EVENTS_PATH and method == "POST":
-            return slack(environ, start_response)
+            try:
+                return slack(environ, start_response)
+            except ValueError:
+                # Bolt parses the body before anything else; a body that is not JSON where JSON belongs
+                # is not from Slack.
+                log.warning("refused a request whose body could not be parsed")
+                return _json(start_response, 400, {"ok": False, "error": "malformed body"})
         if path == "/healthz" and method in ("GET", "HEAD"):
             healthy = database.ping()
             return _json(start_response, 200 if healthy else 503, {"ok": healthy, "database": healthy})
@@ -34,7 +44,7 @@ def make_wsgi_app(app: App, database: Database) -> Callable[[dict[str, Any], Sta
 
 def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
     payload = json.dumps(body).encode()
-    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 503: "Service Unavailable"}[status]
     start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
     return [payload]
 
@@ -43,7 +53,15 @@ class HttpServer:
     """A waitress server that can run in a thread (tests, demo) or in the foreground (`cancel-sub serve`)."""
 
     def __init__(self, wsgi_app: Any, *, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
-        self._server = create_server(wsgi_app, host=host, port=port, threads=threads, ident="cancel-sub")
+        self._server = create_server(
+            wsgi_app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="cancel-sub",
+            # Slack's payloads are a few kilobytes; anything near this is not Slack (answered 413).
+            max_request_body_size=MAX_BODY_BYTES,
+        )
         self._thread: threading.Thread | None = None
 
     @property
