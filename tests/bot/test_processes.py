@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from bot import blocks
+from bot.local.fake_onekey import DeleteBehaviour, FakeOneKey
 from bot.local.fake_slack import FakeSlack
+from bot.local.process import BotProcess
 from storage import audit, migrate, requests, roles
 from storage.database import Database
 from storage.models import Role
 from tests.bot.conftest import AGENT, APPROVER, APPROVER_2, CHANNEL
-from tests.support.fake_onekey import DeleteBehaviour, FakeOneKey
-from tests.support.processes import BotProcess
 
 SECRET = "test-signing-secret"
 

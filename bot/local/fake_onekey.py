@@ -1,4 +1,4 @@
-"""A fake OneKey subscriptions API on 127.0.0.1, shared by bot processes: its state outlives a killed bot."""
+"""A fake OneKey subscriptions API on 127.0.0.1 for tests and benchmarks; its state outlives a killed bot."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Real `cancel-sub serve` processes for tests: started, signalled, killed, and read back."""
+"""Real `cancel-sub serve` processes for tests and benchmarks: started, signalled, killed, and read back."""
 
 from __future__ import annotations
 
@@ -16,13 +16,21 @@ LISTENING = re.compile(r"listening on (http://[\d.]+:\d+)")
 
 
 class BotProcess:
-    def __init__(self, *, env: dict[str, str], cwd: Path, signing_secret: str, response_base: str) -> None:
+    def __init__(
+        self,
+        *,
+        env: dict[str, str],
+        cwd: Path,
+        signing_secret: str,
+        response_base: str,
+        argv: list[str] | None = None,
+    ) -> None:
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KAJABI_", "ONEKEY_"))}
         environment.update(env)
         self.log_path = cwd / f"bot-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("w+")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--port", "0"],
+            argv or [sys.executable, "-m", "bot", "serve", "--port", "0"],
             cwd=cwd,
             env=environment,
             stdout=self._log,
@@ -44,6 +52,13 @@ class BotProcess:
                 raise RuntimeError(f"the bot exited with {self.process.returncode}:\n{self.log_path.read_text()}")
             time.sleep(0.05)
         raise TimeoutError(f"the bot did not start:\n{self.log_path.read_text()}")
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the process, from /proc (Linux)."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("VmRSS not found")
 
     def output(self) -> str:
         return self.log_path.read_text()

@@ -1,0 +1,91 @@
+"""`python -m bench [--quick] [--only NAME]`: run the benchmarks, print a table, write bench/results/latest.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import ack_latency, audit_scale, throughput
+from bench.measure import machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FULL = {"ack": {"total": 2000}, "throughput": {"approvals": 500}, "audit": {"events": 1_000_000}}
+QUICK = {
+    "ack": {"total": 40, "levels": (1, 4)},
+    "throughput": {"approvals": 16, "provider_seconds": 0.05},
+    "audit": {"events": 4000, "lookups": 50},
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not figures")
+    parser.add_argument("--only", choices=("ack", "throughput", "audit"), action="append")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    chosen = args.only or ["ack", "throughput", "audit"]
+    results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "when": time.strftime("%Y-%m-%d %H:%M")}
+    runners = {"ack": ack_latency.run, "throughput": throughput.run, "audit": audit_scale.run}
+    with tempfile.TemporaryDirectory(prefix="cancel-sub-bench-") as tmp:
+        for name in chosen:
+            workdir = Path(tmp) / name
+            workdir.mkdir()
+            print(f"running {name} …", flush=True)
+            results[name] = runners[name](workdir, **sizes[name])  # type: ignore[operator]
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2))
+    print(render(results))
+    print(f"\nwritten to {args.output}")
+    return 0
+
+
+def render(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [f"machine: {m['cpus']} CPUs, {m['cpu']}, Python {m['python']}, {m['system']}"]
+    if "ack" in results:
+        ack = results["ack"]
+        lines += [
+            "",
+            "ack latency (slash command over HTTP)      floor p50/p99     cancel-sub p50/p99   ratio p50/p99",
+            "-" * 100,
+        ]
+        for row in ack["levels"]:
+            f, c = row["floor"], row["cancel_sub"]
+            lines.append(
+                f"  {row['senders']:>3} senders x {c['requests']:<5}              "
+                f"{f['p50_ms']:>7.1f} / {f['p99_ms']:<7.1f}   {c['p50_ms']:>7.1f} / {c['p99_ms']:<7.1f}   "
+                f"{row['ratio_p50']:.2f} / {row['ratio_p99']:.2f}"
+            )
+        lines.append(
+            f"  memory (RSS of cancel-sub serve): idle {ack['rss_idle_mb']} MB, after {ack['rss_after_mb']} MB"
+        )
+    if "throughput" in results:
+        t = results["throughput"]
+        lines += [
+            "",
+            f"approval throughput: {t['approvals']} approvals, provider {t['provider_seconds']} s each, "
+            f"{t['listener_threads']} listener threads",
+            f"  wall {t['wall_s']} s, ideal {t['ideal_s']} s ({t['over_ideal_pct']:+.1f} %), "
+            f"provider cancels {t['provider_cancels']}",
+        ]
+    if "audit" in results:
+        a = results["audit"]
+        lookup = a["lookup_by_subscription"]
+        lines += [
+            "",
+            f"audit at scale: {a['events']:,} events (filled in {a['fill_s']} s)",
+            f"  verify {a['verify_s']} s ({a['verify_events_per_s']:,} events/s), "
+            f"export {a['export_rows_per_s']:,} rows/s",
+            f"  lookup by subscription p50 {lookup['p50_ms']} ms, p99 {lookup['p99_ms']} ms; "
+            f"{a['database_bytes_per_event']} database bytes per event",
+        ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""Approval throughput: N approvals against a fake provider answering in 200 ms, through the real endpoint."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from bench.measure import run_senders
+from bot import blocks
+from bot.local.fake_onekey import DeleteBehaviour, FakeOneKey
+from bot.local.fake_slack import FakeSlack
+from bot.local.process import BotProcess
+from storage import migrate, roles
+from storage.database import Database
+from storage.models import Role
+
+SECRET = "bench-signing-secret"
+AGENT, APPROVER = "U0BENCH001", "U0BENCH002"
+CHANNEL = "C0BENCH001"
+
+
+def run(workdir: Path, *, approvals: int = 500, provider_seconds: float = 0.2, threads: int = 16) -> dict[str, Any]:
+    database_url = f"sqlite:///{workdir / 'throughput.db'}"
+    database = Database(database_url)
+    migrate.upgrade(database.engine)
+    with database.session() as session:
+        roles.grant(session, user_id=AGENT, role=Role.REQUESTER, actor="cli:bench")
+        roles.grant(session, user_id=APPROVER, role=Role.APPROVER, actor="cli:bench")
+    slack = FakeSlack()
+    slack.start()
+    onekey = FakeOneKey(active_ids=list(range(1, approvals + 1)))
+    bot = BotProcess(
+        env={
+            "DATABASE_URL": database_url,
+            "SLACK_BOT_TOKEN": "xoxb-bench",
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.base_url,
+            "ONEKEY_API_KEY": "bench",
+            "ONEKEY_API_SIGNATURE": "bench-secret",
+            "ONEKEY_BASE_URL": onekey.url,
+            "LISTENER_THREADS": str(threads),
+            "LOG_LEVEL": "WARNING",
+        },
+        cwd=workdir,
+        signing_secret=SECRET,
+        response_base=slack.base_url.removesuffix("/api/"),
+    )
+    try:
+        run_senders(
+            approvals, 8, lambda i: bot.driver.command(f"onekey {i + 1} benchmark", user=AGENT, channel=CHANNEL)
+        )
+        _wait(lambda: _count(database, "card_ts IS NOT NULL") == approvals, "the request cards")
+        with database.engine.connect() as connection:
+            ids = [row[0] for row in connection.execute(text("SELECT id FROM cancellation_requests"))]
+        onekey.delete_behaviour = DeleteBehaviour(delay=provider_seconds)
+        bodies = [
+            bot.driver.click_body(blocks.APPROVE, request_id, user=APPROVER, channel=CHANNEL) for request_id in ids
+        ]
+        started = time.perf_counter()
+        run_senders(len(bodies), 32, lambda i: bot.driver.post(bodies[i]))
+        _wait(lambda: _count(database, "status = 'cancelled'") == approvals, "every cancel", timeout=600)
+        wall = time.perf_counter() - started
+        ideal = approvals * provider_seconds / threads
+        return {
+            "approvals": approvals,
+            "provider_seconds": provider_seconds,
+            "listener_threads": threads,
+            "wall_s": round(wall, 2),
+            "ideal_s": round(ideal, 2),
+            "over_ideal_pct": round((wall / ideal - 1) * 100, 1),
+            "provider_cancels": len(onekey.deletes),
+        }
+    finally:
+        bot.close()
+        onekey.stop()
+        slack.stop()
+        database.dispose()
+
+
+def _count(database: Database, where: str) -> int:
+    with database.engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM cancellation_requests WHERE {where}")).scalar_one())
+
+
+def _wait(condition: Any, what: str, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}")
