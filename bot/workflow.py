@@ -107,7 +107,7 @@ class Workflow:
     # -- authorization ------------------------------------------------------------------------------------
 
     def has_role(self, user_id: str, needed: Role) -> bool:
-        with self.database.session() as session:
+        with self.database.reader() as session:
             return roles.has_role(session, user_id, needed)
 
     def record_denied(self, user_id: str, *, needed: Role, attempted: str, request_id: str | None = None) -> None:
@@ -124,7 +124,7 @@ class Workflow:
     # -- asking ---------------------------------------------------------------------------------------------
 
     def find_by_command(self, command_key: str) -> CancellationRequest | None:
-        with self.database.session() as session:
+        with self.database.reader() as session:
             return requests.by_command_key(session, command_key)
 
     def lookup(self, provider_name: str, raw_id: str) -> tuple[str, str, LookupResult]:
@@ -464,11 +464,11 @@ class Workflow:
     def get(self, request_id: str) -> CancellationRequest | None:
         if not requests.looks_like_request_id(request_id):
             return None
-        with self.database.session() as session:
+        with self.database.reader() as session:
             return requests.find(session, request_id)
 
     def history(self, request_id: str) -> list[AuditEvent]:
-        with self.database.session() as session:
+        with self.database.reader() as session:
             return audit.events_for_request(session, request_id)
 
     def snapshot_of(self, request: CancellationRequest) -> SubscriptionSnapshot | None:

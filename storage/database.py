@@ -12,6 +12,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "cancel_sub_read_only"
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -45,8 +46,12 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock at BEGIN, so a read-then-write transaction never fails
-        # half-way with "database is locked"; writers queue on the busy timeout instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # half-way with "database is locked"; writers queue on the busy timeout instead. Read-only
+        # sessions take no lock: in WAL mode they read beside a writer.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -59,6 +64,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
+        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -70,6 +76,13 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session for reads only: never waits for writers on SQLite, and writes nothing."""
+        # Closing ends the transaction without expiring what was read, so the objects stay usable.
+        with Session(self._read_engine, expire_on_commit=False) as session:
+            yield session
 
     def ping(self) -> bool:
         try:

@@ -6,6 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from storage import audit, requests
 from storage.database import Database
@@ -147,3 +148,17 @@ def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(sqlite_databas
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_readers_do_not_wait_for_a_writer(sqlite_database: Database) -> None:
+    import time
+
+    request_id = make_request(sqlite_database)
+    with sqlite_database.session() as writer:
+        writer.exec(text("UPDATE cancellation_requests SET reason = 'held'"))  # holds the write lock
+        started = time.perf_counter()
+        with sqlite_database.reader() as reader:
+            assert requests.get(reader, request_id).reason == "customer asked"  # the committed state
+        assert time.perf_counter() - started < 1.0
+    with sqlite_database.reader() as reader:
+        assert requests.get(reader, request_id).reason == "held"
