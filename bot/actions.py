@@ -28,7 +28,7 @@ def register(app: App, services: Services) -> None:
             ack()
             user = str((body.get("user") or {}).get("id", ""))
             request_id = str(action.get("value") or "")[:64]
-            run_decision(services, client, respond, decide(request_id, user), follow_up)
+            services.pool.submit(lambda: run_decision(services, client, respond, decide(request_id, user), follow_up))
 
         return listener
 

@@ -14,8 +14,8 @@ def build_app(services: Services) -> App:
         client=services.client,
         signing_secret=settings.slack_signing_secret.get() or None,
         token_verification_enabled=False,
-        # Listeners wait on providers after ack(): LISTENER_THREADS sizes the pool for that, not for CPU.
-        listener_executor=services.pool,
+        # Listeners only validate and ack here; their slow part runs in services.pool (LISTENER_THREADS).
+        listener_executor=services.acks,
         request_verification_enabled=bool(settings.slack_signing_secret),
     )
     app.middleware(guards.reject_malformed)

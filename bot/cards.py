@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import blocks
+from bot.notify import Notifier
 from providers.base import SubscriptionSnapshot
 from providers.registry import Registry
 from storage import audit, requests
@@ -33,9 +34,10 @@ class Posted:
 
 
 class Cards:
-    def __init__(self, registry: Registry, database: Database) -> None:
+    def __init__(self, registry: Registry, database: Database, notifier: Notifier) -> None:
         self._registry = registry
         self._database = database
+        self._notifier = notifier
 
     def _render(self, request: CancellationRequest) -> tuple[str, list[dict[str, object]]]:
         provider = self._registry.get(request.provider)
@@ -55,16 +57,22 @@ class Cards:
             return Posted(None, error)
         return Posted(str(response["ts"]))
 
-    def sync(self, client: WebClient, request_id: str) -> None:
-        """Show the request's current state on its card and any audit events its thread lacks."""
+    def sync(self, client: WebClient, request_id: str, *, refresh: bool = True) -> None:
+        """Show the request's current state on its card, the audit events its thread lacks, and tell the
+        requester by DM what changed."""
         with self._database.session() as session:
             request = requests.find(session, request_id)
-            if request is None or not request.card_ts:
+            if request is None:
+                return
+            if not request.card_ts:
+                self._notifier.tell_requester(client, request)
                 return
             events = [e for e in audit.events_for_request(session, request_id) if e.sequence > request.thread_sequence]
-        self._refresh(client, request)
+        if refresh or request.card_dirty:
+            self._refresh(client, request)
         if events:
             self._thread(client, request, events)
+        self._notifier.tell_requester(client, request)
 
     def _refresh(self, client: WebClient, request: CancellationRequest) -> None:
         # Rendering is a pure function of the row, so any later successful update repairs an earlier failed one.

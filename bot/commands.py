@@ -99,11 +99,41 @@ def handle(services: Services, *, ack: Ack, command: dict[str, Any], respond: Re
         ack()  # a retried delivery of a command already handled
         return
     ack(text=f"Looking up `{subscription_id}` at {provider.label}…")
+    services.pool.submit(
+        _ask,
+        services,
+        respond=respond,
+        client=client,
+        user=user,
+        channel=channel,
+        provider_name=provider.name,
+        provider_label=provider.label,
+        subscription_id=subscription_id,
+        reason=parsed.reason,
+        command_key=command_key,
+    )
+
+
+def _ask(
+    services: Services,
+    *,
+    respond: Respond,
+    client: WebClient,
+    user: str,
+    channel: str,
+    provider_name: str,
+    provider_label: str,
+    subscription_id: str,
+    reason: str,
+    command_key: str | None,
+) -> None:
+    """After the ack: read the subscription, store the request, post the card."""
+    workflow = services.workflow
     result = workflow.request(
         requester=user,
-        provider_name=provider.name,
+        provider_name=provider_name,
         raw_id=subscription_id,
-        reason=parsed.reason,
+        reason=reason,
         channel=channel,
         command_key=command_key,
     )
@@ -111,7 +141,7 @@ def handle(services: Services, *, ack: Ack, command: dict[str, Any], respond: Re
         return
     if not result.ok or result.request is None:
         respond(
-            text=_lookup_refusal_text(result.refusal, subscription_id, provider.label, result.detail),
+            text=_lookup_refusal_text(result.refusal, subscription_id, provider_label, result.detail),
             response_type="ephemeral",
         )
         return
@@ -123,7 +153,7 @@ def handle(services: Services, *, ack: Ack, command: dict[str, Any], respond: Re
         )
         return
     workflow.card_posted(result.request.id, channel=result.request.channel, card_ts=posted.ts)
-    services.cards.sync(client, result.request.id)
+    services.cards.sync(client, result.request.id, refresh=False)  # the card was just posted as it is
     respond(text=f"Request `{result.request.id}` is posted and waits for an approver.", response_type="ephemeral")
 
 

@@ -76,6 +76,9 @@ class Settings:
     shutdown_grace_seconds: float = 30.0
     recover_after_seconds: float = 120.0
     sweep_interval_seconds: float = 60.0
+    max_requests_per_user_per_day: int = 50
+    max_approvals_per_user_per_hour: int = 30
+    audit_check_minutes: int = 60
 
     @property
     def kajabi_enabled(self) -> bool:
@@ -176,6 +179,9 @@ PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", _positive_float),
     "RECOVER_AFTER_SECONDS": ("recover_after_seconds", _positive_float),
     "SWEEP_INTERVAL_SECONDS": ("sweep_interval_seconds", _positive_float),
+    "MAX_REQUESTS_PER_USER_PER_DAY": ("max_requests_per_user_per_day", _positive_int),
+    "MAX_APPROVALS_PER_USER_PER_HOUR": ("max_approvals_per_user_per_hour", _positive_int),
+    "AUDIT_CHECK_MINUTES": ("audit_check_minutes", _positive_int),
 }
 
 

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 
 from bot.app import build_app
@@ -40,10 +41,12 @@ def _start(settings: Settings) -> tuple[Services, Sweeper]:
 
 def _finish(services: Services, sweeper: Sweeper) -> None:
     grace = services.settings.shutdown_grace_seconds
+    deadline = time.monotonic() + grace
+    services.acks.drain(grace)  # listeners that had not acked yet hand their work to the pool first
     busy = services.pool.busy
     if busy:
         log.info("waiting up to %.0f s for %d listeners in flight", grace, busy)
-    left = services.pool.drain(grace)
+    left = services.pool.drain(max(0.0, deadline - time.monotonic()))
     sweeper.stop()
     services.database.dispose()
     if left:

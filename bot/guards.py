@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import BoltResponse
 
 log = logging.getLogger(__name__)
+
+
+# Fields Bolt reads as JSON objects wherever they appear (and `actions`/`authorizations` as lists).
+OBJECT_FIELDS = ("view", "event", "user", "team", "channel", "message", "container", "enterprise", "state")
+LIST_FIELDS = ("actions", "authorizations")
+
+
+def parseable(body: bytes, content_type: str) -> bool:
+    """Whether Bolt can parse this body without tripping: a slash command's form fields, or a JSON object
+    (an interaction's `payload`, an event) whose object and list fields really are objects and lists."""
+    try:
+        if content_type.startswith("application/json"):
+            return _shaped(json.loads(body or b"null"))
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        if "payload" in fields:
+            return _shaped(json.loads(fields["payload"][0]))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    command = fields.get("command", [""])[0]
+    return command.startswith("/") and not any(name in fields for name in (*OBJECT_FIELDS, *LIST_FIELDS))
+
+
+def _shaped(value: Any) -> bool:
+    if not isinstance(value, dict):
+        return False
+    if any(value.get(name) is not None and not isinstance(value[name], dict) for name in OBJECT_FIELDS):
+        return False
+    return not any(value.get(name) is not None and not isinstance(value[name], list) for name in LIST_FIELDS)
 
 
 def _is_text(value: Any, limit: int = 255) -> bool:

@@ -1,16 +1,19 @@
-"""The listener thread pool: Bolt runs listeners here after ack(); shutdown waits for the ones in flight."""
+"""Thread pools that know what is in flight: Bolt's listeners (until they ack) and the work after each ack."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 
 class ListenerPool(ThreadPoolExecutor):
-    def __init__(self, max_workers: int) -> None:
-        super().__init__(max_workers=max_workers, thread_name_prefix="listener")
+    def __init__(self, max_workers: int, *, name: str) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=name)
         self._in_flight: set[Future[Any]] = set()
         self._lock = threading.Lock()
 
@@ -24,6 +27,9 @@ class ListenerPool(ThreadPoolExecutor):
     def _done(self, future: Future[Any]) -> None:
         with self._lock:
             self._in_flight.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            # Bolt logs its own listeners' errors; work handed over after an ack would otherwise vanish.
+            log.error("work after an ack failed", exc_info=future.exception())
 
     @property
     def busy(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -12,6 +13,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from bot import guards
 from storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -27,13 +29,13 @@ def make_wsgi_app(app: App, database: Database) -> Callable[[dict[str, Any], Sta
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
         if path == EVENTS_PATH and method == "POST":
-            try:
-                return slack(environ, start_response)
-            except ValueError:
-                # Bolt parses the body before anything else; a body that is not JSON where JSON belongs
-                # is not from Slack.
-                log.warning("refused a request whose body could not be parsed")
+            # Bolt parses the body before any middleware runs and fails on shapes Slack never sends.
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            if not guards.parseable(body, environ.get("CONTENT_TYPE", "")):
+                log.warning("refused a request whose body is not shaped like Slack's")
                 return _json(start_response, 400, {"ok": False, "error": "malformed body"})
+            environ["wsgi.input"] = io.BytesIO(body)
+            return slack(environ, start_response)
         if path == "/healthz" and method in ("GET", "HEAD"):
             healthy = database.ping()
             return _json(start_response, 200 if healthy else 503, {"ok": healthy, "database": healthy})

@@ -15,11 +15,14 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.cards import Cards
 from bot.config import Settings
+from bot.notify import Notifier
 from bot.pool import ListenerPool
 from bot.workflow import Policy, Workflow
 from providers.registry import ProviderConfig, Registry, build_registry
 from storage import migrate
 from storage.database import Database
+
+ACK_THREADS = 8
 
 
 @dataclass
@@ -30,7 +33,11 @@ class Services:
     workflow: Workflow
     client: WebClient
     cards: Cards
+    # Bolt runs listeners here; they validate, ack and hand the rest to `pool`, so an ack never waits
+    # behind earlier requests' provider calls and Slack posts.
+    acks: ListenerPool
     pool: ListenerPool
+    notifier: Notifier
 
 
 def provider_config(settings: Settings) -> ProviderConfig:
@@ -80,12 +87,15 @@ def build_services(
         ),
     )
     client = web_client(settings)
+    notifier = Notifier(database)
     return Services(
-        settings,
-        database,
-        registry,
-        workflow,
-        client,
-        Cards(registry, database),
-        ListenerPool(settings.listener_threads),
+        settings=settings,
+        database=database,
+        registry=registry,
+        workflow=workflow,
+        client=client,
+        cards=Cards(registry, database, notifier),
+        acks=ListenerPool(ACK_THREADS, name="ack"),
+        pool=ListenerPool(settings.listener_threads, name="work"),
+        notifier=notifier,
     )

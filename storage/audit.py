@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from storage.models import AuditEvent, AuditHead, CancellationRequest
+from storage.models import AuditCheck, AuditEvent, AuditHead, CancellationRequest
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -238,3 +238,18 @@ def export_csv_text(session: Session, *, since: datetime | None = None) -> str:
     buffer = io.StringIO()
     export(session, buffer, fmt="csv", since=since)
     return buffer.getvalue()
+
+
+def count_actions(session: Session, *, actor: str, action: str, since: datetime) -> int:
+    query = select(func.count()).where(
+        AuditEvent.actor == actor, AuditEvent.action == action, col(AuditEvent.time) >= since
+    )
+    return int(session.exec(query).one())
+
+
+def record_check(session: Session, report: VerifyReport) -> None:
+    session.add(AuditCheck(checked_at=utcnow(), ok=report.ok, events=report.events, description=report.describe()))
+
+
+def latest_check(session: Session) -> AuditCheck | None:
+    return session.exec(select(AuditCheck).order_by(col(AuditCheck.id).desc()).limit(1)).one_or_none()

@@ -90,6 +90,8 @@ class CancellationRequest(SQLModel, table=True):
     card_dirty: bool = False
     # The last audit event already shown in the card's thread (claimed by a conditional update, so once).
     thread_sequence: int = 0
+    # The last status the requester was told about by DM.
+    notified_status: str = Field(default="pending", max_length=20)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -113,3 +115,51 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(primary_key=True)
     sequence: int
     hash: str = Field(max_length=64)
+
+
+class GrantStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+class RoleGrant(SQLModel, table=True):
+    """A grant of approver or admin, waiting for a second admin (two-person rule for roles)."""
+
+    __tablename__ = "role_grants"
+
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(max_length=32)
+    role: str = Field(max_length=16)
+    requested_by: str = Field(max_length=32)
+    channel: str = Field(max_length=32)
+    card_ts: str | None = Field(default=None, max_length=32)
+    status: str = Field(max_length=16, index=True)
+    created_at: datetime
+    expires_at: datetime
+    decided_by: str | None = Field(default=None, max_length=32)
+    decided_at: datetime | None = None
+
+
+class Notice(SQLModel, table=True):
+    """One row per DM sent about a subject, kind and time window: the key makes "at most one" hold everywhere."""
+
+    __tablename__ = "notices"
+
+    subject: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=32)
+    window: str = Field(primary_key=True, max_length=16)
+    sent_at: datetime
+
+
+class AuditCheck(SQLModel, table=True):
+    """The result of a full `audit verify`, kept so the App Home can show it without walking the chain."""
+
+    __tablename__ = "audit_checks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    checked_at: datetime
+    ok: bool
+    events: int
+    description: str

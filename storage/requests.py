@@ -205,6 +205,29 @@ def claim_thread(session: Session, request_id: str, *, seen: int, upto: int) -> 
     return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
 
 
+def claim_notification(session: Session, request_id: str, *, told: str, now_status: str) -> bool:
+    """Take the right to tell the requester about `now_status`; only one caller gets it."""
+    statement = (
+        update(CancellationRequest)
+        .where(col(CancellationRequest.id) == request_id, col(CancellationRequest.notified_status) == told)
+        .where(col(CancellationRequest.status) == now_status)
+        .values(notified_status=now_status)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+
+
+def release_notification(session: Session, request_id: str, *, claimed: str, before: str) -> None:
+    """Undo a claim whose DM could not be sent, so a later sync tries again."""
+    statement = (
+        update(CancellationRequest)
+        .where(col(CancellationRequest.id) == request_id, col(CancellationRequest.notified_status) == claimed)
+        .values(notified_status=before)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(statement)
+
+
 def needing_slack_catch_up(session: Session, *, limit: int = 100) -> list[CancellationRequest]:
     """Requests whose card is stale or whose thread lacks events (after Slack failed to answer)."""
     latest = (
@@ -213,7 +236,13 @@ def needing_slack_catch_up(session: Session, *, limit: int = 100) -> list[Cancel
     query = (
         select(CancellationRequest)
         .where(col(CancellationRequest.card_ts).is_not(None))
-        .where(or_(col(CancellationRequest.card_dirty).is_(True), latest > CancellationRequest.thread_sequence))
+        .where(
+            or_(
+                col(CancellationRequest.card_dirty).is_(True),
+                latest > CancellationRequest.thread_sequence,
+                col(CancellationRequest.notified_status) != CancellationRequest.status,
+            )
+        )
         .limit(limit)
     )
     return list(session.exec(query).all())
@@ -273,7 +302,17 @@ def recent_by_requester(session: Session, requester: str, *, limit: int = 10) ->
 
 
 def count_since(session: Session, *, requester: str, since: datetime) -> int:
-    query = select(CancellationRequest.id).where(
+    query = select(func.count()).where(
         CancellationRequest.requester == requester, col(CancellationRequest.created_at) >= since
     )
-    return len(session.exec(query).all())
+    return int(session.exec(query).one())
+
+
+def pending_for(session: Session, *, limit: int = 20) -> list[CancellationRequest]:
+    query = (
+        select(CancellationRequest)
+        .where(CancellationRequest.status == S.PENDING.value)
+        .order_by(col(CancellationRequest.created_at))
+        .limit(limit)
+    )
+    return list(session.exec(query).all())

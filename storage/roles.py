@@ -56,7 +56,7 @@ def revoke(session: Session, *, user_id: str, role: Role, actor: str) -> bool:
     assignment = session.get(RoleAssignment, (user_id, role.value))
     if assignment is None:
         return False
-    if role is Role.ADMIN and len(holders(session, Role.ADMIN)) <= 1:
+    if role is Role.ADMIN and len(holders(session, Role.ADMIN, lock=True)) <= 1:
         raise RoleError("cannot remove the last admin: grant admin to someone else first")
     session.delete(assignment)
     session.flush()
@@ -64,8 +64,11 @@ def revoke(session: Session, *, user_id: str, role: Role, actor: str) -> bool:
     return True
 
 
-def holders(session: Session, role: Role) -> list[str]:
+def holders(session: Session, role: Role, *, lock: bool = False) -> list[str]:
+    """Who has the role. `lock` holds their rows until commit, so two revokes cannot both see two admins."""
     query = select(RoleAssignment.user_id).where(RoleAssignment.role == role.value)
+    if lock:
+        query = query.with_for_update()
     return sorted(session.exec(query).all())
 
 

@@ -46,6 +46,9 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.messages: list[Message] = []
         self.unreachable_channels: set[str] = set()
+        self.views: dict[str, dict[str, Any]] = {}  # user -> the App Home view last published
+        self.files: list[dict[str, Any]] = []  # uploads completed: channel, filename, content
+        self._uploads: dict[str, dict[str, Any]] = {}
         self._failures: list[Failure] = []
         self._lock = threading.Lock()
         self._ts = 1_700_000_000_000_000
@@ -102,6 +105,11 @@ class FakeSlack:
         with self._lock:
             return [m for m in self.messages if m.user is not None and (user is None or m.user == user)]
 
+    def dms(self, user: str) -> list[Message]:
+        """Messages the bot sent in its direct conversation with `user`."""
+        with self._lock:
+            return [m for m in self.messages if m.channel == f"D{user}"]
+
     def card(self, channel: str, ts: str) -> Message | None:
         with self._lock:
             return next((m for m in self.messages if m.channel == channel and m.ts == ts), None)
@@ -154,6 +162,32 @@ class FakeSlack:
                 return 200, {"ok": False, "error": "message_not_found"}, {}
             found.text, found.blocks, found.updates = str(args.get("text", "")), _blocks(args), found.updates + 1
             return 200, {"ok": True, "channel": channel, "ts": found.ts}, {}
+        if method == "conversations.open":
+            user = str(args.get("users", "")).split(",")[0]
+            return 200, {"ok": True, "channel": {"id": f"D{user}"}}, {}
+        if method == "views.publish":
+            view = args.get("view")
+            self.views[str(args.get("user_id"))] = json.loads(view) if isinstance(view, str) else dict(view or {})
+            return 200, {"ok": True}, {}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{len(self._uploads) + 1:08d}"
+            self._uploads[file_id] = {"filename": args.get("filename"), "content": b""}
+            port = self._server.server_address[1]
+            return 200, {"ok": True, "file_id": file_id, "upload_url": f"http://127.0.0.1:{port}/upload/{file_id}"}, {}
+        if method == "files.completeUploadExternal":
+            files = args.get("files")
+            listed = json.loads(files) if isinstance(files, str) else list(files or [])
+            for entry in listed:
+                upload = self._uploads.get(entry["id"], {})
+                self.files.append(
+                    {
+                        "channel": args.get("channel_id") or args.get("channels"),
+                        "filename": upload.get("filename"),
+                        "content": upload.get("content", b""),
+                        "comment": args.get("initial_comment"),
+                    }
+                )
+            return 200, {"ok": True, "files": [{"id": e["id"]} for e in listed]}, {}
         if method == "chat.postEphemeral":
             self.messages.append(
                 Message(channel, self._next_ts(), str(args.get("text", "")), _blocks(args), user=str(args.get("user")))
@@ -177,7 +211,16 @@ class FakeSlack:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8")
+                content = self.rfile.read(length)
+                if self.path.startswith("/upload/"):
+                    with fake._lock:
+                        fake._uploads.setdefault(self.path.removeprefix("/upload/"), {})["content"] = content
+                    self.send_response(200)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"OK")
+                    return
+                raw = content.decode("utf-8")
                 args = _parse_body(raw, self.headers.get("Content-Type", ""))
                 if self.path.startswith("/api/"):
                     status, body, headers = fake._api(self.path.removeprefix("/api/"), args)

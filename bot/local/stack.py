@@ -43,6 +43,7 @@ class LocalStack:
     def close(self) -> None:
         self.driver.close()
         self.server.close()
+        self.services.acks.drain(timeout=10)
         self.services.pool.drain(timeout=10)
         self.slack.stop()
         self.services.database.dispose()

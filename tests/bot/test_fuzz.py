@@ -4,6 +4,7 @@ answers without a 5xx, shows nobody a traceback, and never calls a provider with
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -17,7 +18,11 @@ from bot.local.stack import LocalStack
 from providers.sandbox import SandboxProvider
 from tests.bot.conftest import AGENT, CHANNEL, STRANGER, grant_defaults
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 USERS = st.sampled_from([AGENT, STRANGER, "U0RANDOM9", "", "W" + "9" * 30])
 
 
