@@ -41,6 +41,12 @@ def test_the_declared_command_is_the_one_the_app_registers() -> None:
     assert len(commands[0]["command"]) <= 32 and commands[0]["description"]
 
 
+def test_mentions_are_escaped_and_the_home_tab_is_on() -> None:
+    assert MANIFEST["features"]["slash_commands"][0]["should_escape"] is True
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+
+
 def test_interactivity_and_socket_mode_are_on() -> None:
     settings = MANIFEST["settings"]
     assert settings["interactivity"]["is_enabled"] is True
