@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -19,9 +20,12 @@ from providers.base import SubscriptionSnapshot
 from providers.registry import Registry
 from storage import audit, requests
 from storage.database import Database
-from storage.models import AuditEvent, CancellationRequest
+from storage.models import CancellationRequest
 
 log = logging.getLogger(__name__)
+
+# A worker that died while posting to a thread leaves its lease; after this long another takes over.
+THREAD_LEASE = timedelta(seconds=60)
 
 # The bot cannot post where it was not invited; these are the user's to fix, not ours to retry.
 CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
@@ -60,18 +64,14 @@ class Cards:
     def sync(self, client: WebClient, request_id: str, *, refresh: bool = True) -> None:
         """Show the request's current state on its card, the audit events its thread lacks, and tell the
         requester by DM what changed."""
-        with self._database.session() as session:
+        with self._database.reader() as session:
             request = requests.find(session, request_id)
-            if request is None:
-                return
-            if not request.card_ts:
-                self._notifier.tell_requester(client, request)
-                return
-            events = [e for e in audit.events_for_request(session, request_id) if e.sequence > request.thread_sequence]
-        if refresh or request.card_dirty:
-            self._refresh(client, request)
-        if events:
-            self._thread(client, request, events)
+        if request is None:
+            return
+        if request.card_ts:
+            if refresh or request.card_dirty:
+                self._refresh(client, request)
+            self._thread(client, request)
         self._notifier.tell_requester(client, request)
 
     def _refresh(self, client: WebClient, request: CancellationRequest) -> None:
@@ -89,19 +89,33 @@ class Cards:
             with self._database.session() as session:
                 requests.mark_card_clean(session, request.id, shown_status=request.status)
 
-    def _thread(self, client: WebClient, request: CancellationRequest, events: list[AuditEvent]) -> None:
-        seen, upto = request.thread_sequence, events[-1].sequence
+    def _thread(self, client: WebClient, request: CancellationRequest) -> None:
+        """Post the events the thread lacks. One worker at a time holds the thread, so lines appear once and
+        in order; it keeps posting until nothing is left, so events added meanwhile are not stranded."""
+        now = audit.utcnow()
         with self._database.session() as session:
-            if not requests.claim_thread(session, request.id, seen=seen, upto=upto):
-                return  # another worker is posting these lines
+            if not requests.lock_thread(session, request.id, now=now, stale_before=now - THREAD_LEASE):
+                return  # another worker is posting; it will post these events too
+        posted_upto: int | None = None
         try:
-            client.chat_postMessage(
-                channel=request.channel, thread_ts=request.card_ts, text=blocks.audit_thread_text(events)
-            )
+            while True:
+                with self._database.reader() as session:
+                    current = requests.get(session, request.id)
+                    events = audit.events_for_request(session, request.id)
+                events = [e for e in events if e.sequence > current.thread_sequence]
+                if not events:
+                    return
+                client.chat_postMessage(
+                    channel=request.channel, thread_ts=request.card_ts, text=blocks.audit_thread_text(events)
+                )
+                posted_upto = events[-1].sequence
+                with self._database.session() as session:
+                    requests.thread_posted(session, request.id, upto=posted_upto, release=False)
         except (SlackClientError, OSError) as exc:
             log.warning("could not post to the thread of %s: %s", request.id, _slack_error(exc))
+        finally:
             with self._database.session() as session:
-                requests.claim_thread(session, request.id, seen=upto, upto=seen)  # give the lines back
+                requests.thread_posted(session, request.id, upto=None, release=True)
 
 
 def _slack_error(exc: Exception) -> str:

@@ -95,6 +95,8 @@ def refusal_text(refusal: Refusal, request: CancellationRequest | None = None, d
         return "Only the person who asked for this cancellation can withdraw it."
     if refusal is Refusal.NO_SUCH_REQUEST:
         return "That request does not exist (check the id: it looks like CR-7K3M9Q2A)."
+    if refusal is Refusal.OVER_LIMIT:
+        return f"Limit reached: {detail}"
     if refusal is Refusal.NOT_RETRYABLE:
         return "This failure is final: retrying would not change it. Ask for a new request once the cause is fixed."
     if request is not None and refusal in (Refusal.ALREADY_DECIDED, Refusal.EXPIRED):
@@ -130,6 +132,7 @@ ACTION_WORDS = {
     "provider.read": "read the subscription before retrying",
     "approval.refused": "was refused approval",
     "access.denied": "was refused (no role)",
+    "limit.approvals": "was refused (approval limit reached)",
 }
 
 

@@ -13,6 +13,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.admin import Admin
 from bot.cards import Cards
 from bot.config import Settings
 from bot.notify import Notifier
@@ -38,6 +39,7 @@ class Services:
     acks: ListenerPool
     pool: ListenerPool
     notifier: Notifier
+    admin: Admin
 
 
 def provider_config(settings: Settings) -> ProviderConfig:
@@ -84,6 +86,8 @@ def build_services(
         policy=Policy(
             request_ttl=timedelta(minutes=settings.request_ttl_minutes),
             allow_self_approval=settings.allow_self_approval,
+            max_requests_per_day=settings.max_requests_per_user_per_day,
+            max_approvals_per_hour=settings.max_approvals_per_user_per_hour,
         ),
     )
     client = web_client(settings)
@@ -98,4 +102,5 @@ def build_services(
         acks=ListenerPool(ACK_THREADS, name="ack"),
         pool=ListenerPool(settings.listener_threads, name="work"),
         notifier=notifier,
+        admin=Admin(database=database, grant_ttl=timedelta(minutes=settings.request_ttl_minutes)),
     )

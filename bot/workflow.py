@@ -65,6 +65,7 @@ class Refusal(StrEnum):
     EXPIRED = "expired"
     ALREADY_DECIDED = "already_decided"
     NOT_RETRYABLE = "not_retryable"
+    OVER_LIMIT = "over_limit"
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class Result:
 class Policy:
     request_ttl: timedelta = timedelta(minutes=1440)
     allow_self_approval: bool = False
+    max_requests_per_day: int = 50
+    max_approvals_per_hour: int = 30
 
 
 class Workflow:
@@ -147,6 +150,16 @@ class Workflow:
             existing = self.find_by_command(command_key)
             if existing is not None:
                 return Result(ok=True, request=existing, duplicate=True)
+        limit = self.policy.max_requests_per_day
+        with self.database.reader() as session:
+            made = requests.count_since(session, requester=requester, since=self.clock() - timedelta(days=1))
+        if made >= limit:
+            self._audit(None, requester, "limit.requests", {"limit": limit, "window": "24h"})
+            return Result(
+                ok=False,
+                refusal=Refusal.OVER_LIMIT,
+                detail=f"{limit} requests in 24 hours is the limit; ask an admin if you need more.",
+            )
         try:
             provider, subscription_id, found = self.lookup(provider_name, raw_id)
         except UnknownProvider as exc:
@@ -222,6 +235,19 @@ class Workflow:
         if expired is not None:
             return expired
         now = self.clock()
+        limit = self.policy.max_approvals_per_hour
+        with self.database.reader() as session:
+            given = audit.count_actions(
+                session, actor=approver, action="request.approved", since=now - timedelta(hours=1)
+            )
+        if given >= limit:
+            self._audit(request.id, approver, "limit.approvals", {"limit": limit, "window": "1h"})
+            return Result(
+                ok=False,
+                request=request,
+                refusal=Refusal.OVER_LIMIT,
+                detail=f"{limit} approvals in an hour is the limit; another approver can take this one.",
+            )
         return self._decide(
             request.id,
             expected=S.PENDING,

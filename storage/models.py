@@ -88,8 +88,10 @@ class CancellationRequest(SQLModel, table=True):
     started_at: datetime | None = None
     # The card could not be updated; the sweep shows the current state when Slack answers again.
     card_dirty: bool = False
-    # The last audit event already shown in the card's thread (claimed by a conditional update, so once).
+    # The last audit event already shown in the card's thread.
     thread_sequence: int = 0
+    # Set while one worker posts to the thread (a lease: a stale one is taken over).
+    thread_lock_at: datetime | None = None
     # The last status the requester was told about by DM.
     notified_status: str = Field(default="pending", max_length=20)
 

@@ -194,15 +194,37 @@ def mark_card_clean(session: Session, request_id: str, *, shown_status: str) -> 
     session.execute(statement)
 
 
-def claim_thread(session: Session, request_id: str, *, seen: int, upto: int) -> bool:
-    """Take the right to post events (seen, upto] to the thread; only one caller gets it."""
+def lock_thread(session: Session, request_id: str, *, now: datetime, stale_before: datetime) -> bool:
+    """Become the one worker posting to this request's thread (or take over a lease left by a crash)."""
     statement = (
         update(CancellationRequest)
-        .where(col(CancellationRequest.id) == request_id, col(CancellationRequest.thread_sequence) == seen)
-        .values(thread_sequence=upto)
+        .where(col(CancellationRequest.id) == request_id)
+        .where(
+            or_(
+                col(CancellationRequest.thread_lock_at).is_(None),
+                col(CancellationRequest.thread_lock_at) < stale_before,
+            )
+        )
+        .values(thread_lock_at=now)
         .execution_options(synchronize_session=False)
     )
     return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+
+
+def thread_posted(session: Session, request_id: str, *, upto: int | None, release: bool) -> None:
+    """Record the last event shown in the thread, and give the lease back when done."""
+    values: dict[str, Any] = {}
+    if upto is not None:
+        values["thread_sequence"] = upto
+    if release:
+        values["thread_lock_at"] = None
+    statement = (
+        update(CancellationRequest)
+        .where(col(CancellationRequest.id) == request_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(statement)
 
 
 def claim_notification(session: Session, request_id: str, *, told: str, now_status: str) -> bool:

@@ -33,8 +33,9 @@ def test_real_shapes_pass() -> None:
     click = {"type": "block_actions", "user": {"id": "U0A"}, "actions": [{"action_id": "a", "value": "v"}]}
     assert parseable(("payload=" + quote(json.dumps(click))).encode(), FORM)
     assert malformed(click) is None
-    assert parseable(json.dumps({"type": "event_callback", "event": {"type": "app_home_opened"}}).encode(),
-                     "application/json")
+    assert parseable(
+        json.dumps({"type": "event_callback", "event": {"type": "app_home_opened"}}).encode(), "application/json"
+    )
 
 
 def test_actions_with_null_entries_are_malformed() -> None:

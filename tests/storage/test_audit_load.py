@@ -48,7 +48,9 @@ class CountingProvider:
 def test_two_hundred_concurrent_requests_and_decisions_keep_the_chain(database: Database) -> None:
     provider = CountingProvider()
     workflow = Workflow(
-        database=database, registry=Registry({"counting": provider}), policy=Policy(request_ttl=timedelta(hours=1))
+        database=database,
+        registry=Registry({"counting": provider}),
+        policy=Policy(request_ttl=timedelta(hours=1), max_requests_per_day=1000, max_approvals_per_hour=1000),
     )
     with database.session() as session:
         roles.grant(session, user_id="U0ASKER01", role=Role.REQUESTER, actor="cli:test")

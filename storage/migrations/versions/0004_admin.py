@@ -1,4 +1,4 @@
-"""Admin features: role grants awaiting a second admin, DM notices sent (rate limits), audit check results."""
+"""Admin features: role grants awaiting a second admin, DM notices sent, audit check results; thread posting lease."""
 
 from __future__ import annotations
 
@@ -43,3 +43,5 @@ def upgrade() -> None:
     with op.batch_alter_table("cancellation_requests") as batch:
         # The last status the requester was told about by DM (claimed by a conditional update, so once).
         batch.add_column(sa.Column("notified_status", sa.String(20), nullable=False, server_default="pending"))
+        # Who is posting to the thread: one poster at a time keeps lines in order and each line once.
+        batch.add_column(sa.Column("thread_lock_at", sa.DateTime(timezone=True), nullable=True))
