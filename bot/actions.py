@@ -8,10 +8,12 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 
-from bot import blocks, messages
+from bot import alerts, blocks, home, messages
 from bot.services import Services
 from bot.workflow import Refusal, Result
+from storage.models import Role, RoleGrant
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,31 @@ def register(app: App, services: Services) -> None:
             ack()
             user = str((body.get("user") or {}).get("id", ""))
             request_id = str(action.get("value") or "")[:64]
-            services.pool.submit(lambda: run_decision(services, client, respond, decide(request_id, user), follow_up))
+            tell = replier(services, body, respond, client, user)
+
+            def work() -> None:
+                run_decision(services, client, tell, decide(request_id, user), follow_up, user=user)
+                if from_home(body):
+                    home.publish(services, client, user)
+
+            services.pool.submit(work)
 
         return listener
 
+    def grant_decided(confirm: bool) -> Callable[..., None]:
+        def listener(
+            ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+        ) -> None:
+            ack()
+            user = str((body.get("user") or {}).get("id", ""))
+            grant_id = str(action.get("value") or "")[:64]
+            tell = replier(services, body, respond, client, user)
+            services.pool.submit(decide_grant, services, client, tell, grant_id=grant_id, user=user, confirm=confirm)
+
+        return listener
+
+    app.action(blocks.GRANT_CONFIRM)(grant_decided(True))
+    app.action(blocks.GRANT_DECLINE)(grant_decided(False))
     app.action(blocks.APPROVE)(
         decided(lambda rid, user: workflow.approve(rid, approver=user), follow_up=workflow.execute)
     )
@@ -41,17 +64,46 @@ def register(app: App, services: Services) -> None:
     app.action(blocks.VERIFY)(decided(lambda rid, user: workflow.verify(rid, approver=user)))
 
 
+Tell = Callable[[str], None]
+
+
+def from_home(body: dict[str, Any]) -> bool:
+    view = body.get("view")
+    return isinstance(view, dict) and view.get("type") == "home"
+
+
+def replier(services: Services, body: dict[str, Any], respond: Respond, client: WebClient, user: str) -> Tell:
+    """How to answer the clicker privately: ephemeral where the click came from a message, a DM from the Home."""
+    if body.get("response_url"):
+
+        def ephemeral(text: str) -> None:
+            respond(text=text, response_type="ephemeral", replace_original=False)
+
+        return ephemeral
+
+    def direct(text: str) -> None:
+        services.notifier.dm(client, user, text)
+
+    return direct
+
+
 def run_decision(
     services: Services,
     client: WebClient,
-    respond: Respond,
+    tell: Tell,
     result: Result,
     follow_up: Callable[[str], Result] | None,
+    *,
+    user: str,
 ) -> None:
     """Show a won decision on the card and in the thread, then run what follows it (the provider call)."""
     cards = services.cards
     if not result.ok:
-        respond(text=_refusal(result), response_type="ephemeral", replace_original=False)
+        tell(_refusal(result))
+        if result.refusal is Refusal.NO_ROLE:
+            alerts.denied(services, client, user=user, attempted="decide a request", needed=Role.APPROVER)
+        if result.refusal is Refusal.OVER_LIMIT:
+            alerts.over_limit(services, client, user=user, kind="approvals", detail=result.detail)
         if result.request is not None and result.events:
             cards.sync(client, result.request.id)  # e.g. the click found the request expired
         return
@@ -61,6 +113,32 @@ def run_decision(
         return
     follow_up(result.request.id)
     cards.sync(client, result.request.id)
+
+
+def decide_grant(services: Services, client: WebClient, tell: Tell, *, grant_id: str, user: str, confirm: bool) -> None:
+    change = services.admin.decide(grant_id, actor=user, confirm=confirm)
+    if change.kind == "refused":
+        tell(change.message)
+        if change.grant is not None and not services.admin.is_admin(user):
+            alerts.denied(services, client, user=user, attempted="decide a role change", needed=Role.ADMIN)
+        return
+    grant = change.grant
+    assert grant is not None
+    show_grant(client, grant)
+    try:
+        client.chat_postMessage(channel=grant.channel, thread_ts=grant.card_ts, text=change.message)
+    except (SlackClientError, OSError) as exc:
+        log.warning("could not post the role change line: %s", type(exc).__name__)
+
+
+def show_grant(client: WebClient, grant: RoleGrant) -> None:
+    if not grant.card_ts:
+        return
+    text, card = blocks.grant_card(grant)
+    try:
+        client.chat_update(channel=grant.channel, ts=grant.card_ts, text=text, blocks=card)
+    except (SlackClientError, OSError) as exc:
+        log.warning("could not update the role change card %s: %s", grant.id, type(exc).__name__)
 
 
 def _refusal(result: Result) -> str:

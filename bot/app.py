@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot import actions, commands, guards
+from bot import actions, commands, guards, home
 from bot.services import Services
 
 
@@ -21,4 +21,5 @@ def build_app(services: Services) -> App:
     app.middleware(guards.reject_malformed)
     commands.register(app, services)
     actions.register(app, services)
+    home.register(app, services)
     return app

@@ -18,7 +18,15 @@ from slack_sdk.models.blocks import (
 
 from bot import messages
 from providers.base import SubscriptionSnapshot
-from storage.models import AuditEvent, CancellationRequest, RequestStatus
+from storage.models import (
+    AuditCheck,
+    AuditEvent,
+    CancellationRequest,
+    GrantStatus,
+    RequestStatus,
+    RoleAssignment,
+    RoleGrant,
+)
 
 S = RequestStatus
 
@@ -27,7 +35,10 @@ REJECT = "cancel_sub_reject"
 WITHDRAW = "cancel_sub_withdraw"
 RETRY = "cancel_sub_retry"
 VERIFY = "cancel_sub_verify"
-ACTION_IDS = (APPROVE, REJECT, WITHDRAW, RETRY, VERIFY)
+GRANT_CONFIRM = "cancel_sub_grant_confirm"
+GRANT_DECLINE = "cancel_sub_grant_decline"
+ACTION_IDS = (APPROVE, REJECT, WITHDRAW, RETRY, VERIFY, GRANT_CONFIRM, GRANT_DECLINE)
+HOME_LIMIT = 10
 
 SECTION_LIMIT = 3000
 
@@ -180,3 +191,114 @@ def status_view(request: CancellationRequest, events: list[AuditEvent], *, provi
         *(messages.audit_line(e) for e in events),
     ]
     return _clip("\n".join(lines), 3900)
+
+
+def grant_card(grant: RoleGrant) -> tuple[str, list[dict[str, Any]]]:
+    """A proposed approver/admin grant: a second admin confirms or declines it."""
+    who, by = messages.mention(grant.user_id), messages.mention(grant.requested_by)
+    status = GrantStatus(grant.status)
+    if status is GrantStatus.PENDING:
+        state = f":hourglass_flowing_sand: Waiting for another admin. Expires {messages.when(grant.expires_at)}."
+    elif status is GrantStatus.CONFIRMED:
+        state = (
+            f":white_check_mark: *Confirmed* by {messages.mention(grant.decided_by)} {messages.when(grant.decided_at)}."
+        )
+    elif status is GrantStatus.DECLINED:
+        state = f":no_entry_sign: *Declined* by {messages.mention(grant.decided_by)} {messages.when(grant.decided_at)}."
+    else:
+        state = f":alarm_clock: *Expired* {messages.when(grant.decided_at)} without a decision."
+    parts: list[Block] = [
+        SectionBlock(
+            text=MarkdownTextObject(text=f"*Role change:* the *{grant.role}* role for {who}, proposed by {by}.")
+        ),
+        SectionBlock(text=MarkdownTextObject(text=state)),
+    ]
+    if status is GrantStatus.PENDING:
+        parts.append(
+            ActionsBlock(
+                block_id="grant",
+                elements=[
+                    ButtonElement(
+                        text="Confirm",
+                        action_id=GRANT_CONFIRM,
+                        value=grant.id,
+                        style="primary",
+                        confirm=_confirm(
+                            f"Give {grant.role} rights?", f"{who} will be able to act as {grant.role}.", "Confirm"
+                        ),
+                    ),
+                    ButtonElement(text="Decline", action_id=GRANT_DECLINE, value=grant.id, style="danger"),
+                ],
+            )
+        )
+    text = f"Role change: {grant.role} for {who}, proposed by {by} ({status.value})"
+    return text, [b.to_dict() for b in parts]
+
+
+def home_view(
+    *,
+    decidable: list[CancellationRequest],
+    mine: list[CancellationRequest],
+    roles_list: list[RoleAssignment] | None,
+    check: AuditCheck | None,
+    is_approver: bool,
+) -> dict[str, Any]:
+    """The App Home: what an approver may decide, the user's own requests, and for admins roles and the chain."""
+    parts: list[Block] = [HeaderBlock(text="cancel-sub")]
+    if is_approver:
+        parts.append(SectionBlock(text=MarkdownTextObject(text=f"*Waiting for a decision* ({len(decidable)})")))
+        if not decidable:
+            parts.append(ContextBlock(elements=[MarkdownTextObject(text="Nothing to decide right now.")]))
+        for request in decidable[:HOME_LIMIT]:
+            parts.append(
+                SectionBlock(
+                    text=MarkdownTextObject(
+                        text=_clip(
+                            f"`{request.id}` {request.provider} `{_escape(request.subscription_id)}` asked by "
+                            f"{messages.mention(request.requester)}: _{_escape(request.reason)}_\n"
+                            f"Expires {messages.when(request.expires_at)}",
+                            SECTION_LIMIT,
+                        )
+                    )
+                )
+            )
+            parts.append(
+                ActionsBlock(
+                    block_id=f"home-{request.id}",
+                    elements=[
+                        b
+                        for b in _buttons(request, effect="cancels at the provider")
+                        if b.action_id in (APPROVE, REJECT)
+                    ],
+                )
+            )
+    parts.append(DividerBlock())
+    parts.append(SectionBlock(text=MarkdownTextObject(text="*Your recent requests*")))
+    if not mine:
+        parts.append(ContextBlock(elements=[MarkdownTextObject(text="You have not asked for any cancellation yet.")]))
+    for request in mine[:HOME_LIMIT]:
+        parts.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=_clip(
+                        f"`{request.id}` {request.provider} `{_escape(request.subscription_id)}`: "
+                        f"{messages.status_line(request)}",
+                        SECTION_LIMIT,
+                    )
+                )
+            )
+        )
+    if roles_list is not None:
+        parts.append(DividerBlock())
+        lines = [f"• {messages.mention(a.user_id)} {a.role}" for a in roles_list] or ["No roles yet."]
+        parts.append(SectionBlock(text=MarkdownTextObject(text=_clip("*Roles*\n" + "\n".join(lines), SECTION_LIMIT))))
+        if check is None:
+            verdict = "The audit chain has not been checked yet; the bot checks it periodically."
+        elif check.ok:
+            checked = messages.when(check.checked_at)
+            verdict = f":white_check_mark: Audit chain intact ({check.events} events), checked {checked}."
+        else:
+            checked = messages.when(check.checked_at)
+            verdict = f":rotating_light: *Audit chain broken*: {_escape(check.description)} (checked {checked})."
+        parts.append(SectionBlock(text=MarkdownTextObject(text=verdict)))
+    return {"type": "home", "blocks": [b.to_dict() for b in parts]}

@@ -3,65 +3,19 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import blocks, messages
+from bot import admin_commands, alerts, blocks, messages
+from bot.parsing import ADMIN_WORDS, parse
 from bot.services import Services
 from bot.workflow import Refusal
 from providers.base import InvalidSubscriptionId, UnknownProvider
 from storage.models import Role
 
 log = logging.getLogger(__name__)
-
-REASON_MIN, REASON_MAX = 3, 500
-MAX_TEXT = 4000
-
-
-@dataclass(frozen=True)
-class Parsed:
-    kind: str  # help | status | request | error
-    provider: str = ""
-    subscription_id: str = ""
-    reason: str = ""
-    request_id: str = ""
-    error: str = ""
-
-
-def parse(text: str) -> Parsed:
-    """Split the command text; say exactly what is wrong when it cannot be understood."""
-    text = (text or "").strip()
-    if not text or text.lower() in {"help", "-h", "--help", "?"}:
-        return Parsed("help")
-    if len(text) > MAX_TEXT:
-        return Parsed("error", error=f"That is {len(text)} characters; a request fits in {MAX_TEXT}.")
-    words = text.split(None, 2)
-    first = words[0].lower()
-    if first == "status":
-        if len(words) != 2:
-            return Parsed("error", error=f"Usage: `{messages.COMMAND} status <request-id>`, e.g. CR-7K3M9Q2A.")
-        return Parsed("status", request_id=words[1].strip().upper())
-    if len(words) == 1:
-        return Parsed(
-            "error",
-            error="Missing the subscription id and the reason: "
-            f"`{messages.COMMAND} {_short(words[0])} <subscription-id> <reason>`.",
-        )
-    if len(words) == 2:
-        return Parsed("error", error=f"A reason is required ({REASON_MIN} to {REASON_MAX} characters), after the id.")
-    reason = " ".join(words[2].split())
-    if not REASON_MIN <= len(reason) <= REASON_MAX:
-        return Parsed(
-            "error", error=f"The reason must be {REASON_MIN} to {REASON_MAX} characters (it is {len(reason)})."
-        )
-    return Parsed("request", provider=first, subscription_id=words[1], reason=reason)
-
-
-def _short(text: str, limit: int = 30) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def register(app: App, services: Services) -> None:
@@ -81,7 +35,10 @@ def handle(services: Services, *, ack: Ack, command: dict[str, Any], respond: Re
         ack(text=f":warning: {parsed.error}\n\n{messages.usage(services.registry.describe_enabled())}")
         return
     if parsed.kind == "status":
-        _status(services, ack=ack, user=user, request_id=parsed.request_id)
+        _status(services, ack=ack, client=client, user=user, request_id=parsed.request_id)
+        return
+    if parsed.kind in ADMIN_WORDS:
+        admin_commands.handle(services, parsed, ack=ack, respond=respond, client=client, user=user, channel=channel)
         return
     # Validate before anything is stored or sent: bad input never reaches a provider.
     try:
@@ -91,8 +48,7 @@ def handle(services: Services, *, ack: Ack, command: dict[str, Any], respond: Re
         ack(text=f":warning: {exc}")
         return
     if not workflow.has_role(user, Role.REQUESTER):
-        workflow.record_denied(user, needed=Role.REQUESTER, attempted="request")
-        ack(text=messages.refusal_text(Refusal.NO_ROLE, detail=Role.REQUESTER.value))
+        alerts.deny(services, ack=ack, client=client, user=user, needed=Role.REQUESTER, attempted="request")
         return
     command_key = command.get("trigger_id") or None
     if command_key and workflow.find_by_command(command_key) is not None:
@@ -139,6 +95,8 @@ def _ask(
     )
     if result.duplicate:
         return
+    if result.refusal is Refusal.OVER_LIMIT:
+        alerts.over_limit(services, client, user=user, kind="requests", detail=result.detail)
     if not result.ok or result.request is None:
         respond(
             text=_lookup_refusal_text(result.refusal, subscription_id, provider_label, result.detail),
@@ -157,11 +115,10 @@ def _ask(
     respond(text=f"Request `{result.request.id}` is posted and waits for an approver.", response_type="ephemeral")
 
 
-def _status(services: Services, *, ack: Ack, user: str, request_id: str) -> None:
+def _status(services: Services, *, ack: Ack, client: WebClient, user: str, request_id: str) -> None:
     workflow = services.workflow
     if not workflow.has_role(user, Role.REQUESTER):
-        workflow.record_denied(user, needed=Role.REQUESTER, attempted="status")
-        ack(text=messages.refusal_text(Refusal.NO_ROLE, detail=Role.REQUESTER.value))
+        alerts.deny(services, ack=ack, client=client, user=user, needed=Role.REQUESTER, attempted="status")
         return
     request = workflow.get(request_id)
     if request is None:
@@ -173,6 +130,8 @@ def _status(services: Services, *, ack: Ack, user: str, request_id: str) -> None
 
 
 def _lookup_refusal_text(refusal: Refusal | None, subscription_id: str, label: str, detail: str) -> str:
+    if refusal is Refusal.OVER_LIMIT:
+        return messages.refusal_text(refusal, detail=detail)
     sub = f"`{subscription_id}`"
     if refusal is Refusal.NOT_FOUND:
         return f"{label} has no subscription {sub}. Check the id (no request was made)."

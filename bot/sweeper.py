@@ -6,8 +6,9 @@ import logging
 import threading
 from datetime import timedelta
 
+from bot.actions import show_grant
 from bot.services import Services
-from storage import requests
+from storage import audit, requests
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,26 @@ def sweep_once(services: Services) -> int:
     changed = {r.request.id for r in (*expired, *recovered) if r.request is not None}
     for request_id in sorted(changed | set(behind)):
         cards.sync(client, request_id)
+    for grant in services.admin.expire_due():
+        show_grant(client, grant)
+    check_audit_if_due(services)
     return len(changed)
+
+
+def check_audit_if_due(services: Services) -> bool:
+    """A full walk of the chain every AUDIT_CHECK_MINUTES; the App Home shows admins the last result."""
+    now = audit.utcnow()
+    with services.database.reader() as session:
+        last = audit.latest_check(session)
+    if last is not None and now - last.checked_at < timedelta(minutes=services.settings.audit_check_minutes):
+        return False
+    with services.database.reader() as session:
+        report = audit.verify(session)
+    with services.database.session() as session:
+        audit.record_check(session, report)
+    if not report.ok:
+        log.error("audit chain broken: %s", report.describe())
+    return True
 
 
 class Sweeper:

@@ -71,7 +71,14 @@ class SlackDriver:
         return self.post(self.command_body(text, user=user, channel=channel), **kwargs)
 
     def click_body(
-        self, action_id: str, value: str, *, user: str, channel: str = "C0456EFGH", message_ts: str = "1.000100"
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str,
+        channel: str = "C0456EFGH",
+        message_ts: str = "1.000100",
+        from_home: bool = False,
     ) -> str:
         payload: dict[str, Any] = {
             "type": "block_actions",
@@ -98,9 +105,23 @@ class SlackDriver:
                 }
             ],
         }
+        if from_home:
+            # Clicks in the App Home carry the view instead of a message, channel and response_url.
+            for key in ("channel", "message", "response_url"):
+                payload.pop(key)
+            payload["container"] = {"type": "view", "view_id": "V0HOME0001"}
+            payload["view"] = {"id": "V0HOME0001", "type": "home", "blocks": []}
         return "payload=" + quote(json.dumps(payload))
 
     def click(
-        self, action_id: str, value: str, *, user: str, channel: str = "C0456EFGH", **kwargs: Any
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str,
+        channel: str = "C0456EFGH",
+        from_home: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
-        return self.post(self.click_body(action_id, value, user=user, channel=channel), **kwargs)
+        body = self.click_body(action_id, value, user=user, channel=channel, from_home=from_home)
+        return self.post(body, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import parse
+from bot.parsing import parse
 
 
 @pytest.mark.parametrize("text", ["", "   ", "help", "HELP", "--help", "?"])
