@@ -149,6 +149,7 @@ def test_export_sends_a_csv_dm_that_matches_the_audit_table(stack: LocalStack) -
     stack.wait_status(request_id, "rejected")
     assert "Preparing the audit export" in ask(stack, "export --since 30d", user=ADMIN).text
     stack.wait_until(lambda: len(stack.slack.files) == 1, what="the uploaded file")
+    stack.wait_until(lambda: "audit.exported" in actions_of(stack, ADMIN), what="the export's own audit event")
     upload = stack.slack.files[0]
     assert upload["channel"] == f"D{ADMIN}" and upload["filename"].endswith(".csv")
     exported = list(csv.DictReader(io.StringIO(upload["content"].decode())))
