@@ -22,8 +22,15 @@ AGENT, APPROVER = "U0BENCH001", "U0BENCH002"
 CHANNEL = "C0BENCH001"
 
 
-def run(workdir: Path, *, approvals: int = 500, provider_seconds: float = 0.2, threads: int = 16) -> dict[str, Any]:
-    database_url = f"sqlite:///{workdir / 'throughput.db'}"
+def run(
+    workdir: Path,
+    *,
+    approvals: int = 500,
+    provider_seconds: float = 0.2,
+    threads: int = 16,
+    database_url: str | None = None,
+) -> dict[str, Any]:
+    database_url = database_url or f"sqlite:///{workdir / 'throughput.db'}"
     database = Database(database_url)
     migrate.upgrade(database.engine)
     with database.session() as session:
@@ -68,6 +75,7 @@ def run(workdir: Path, *, approvals: int = 500, provider_seconds: float = 0.2, t
         wall = time.perf_counter() - started
         ideal = approvals * provider_seconds / threads
         return {
+            "database": database_url.split(":", 1)[0].split("+", 1)[0],
             "approvals": approvals,
             "provider_seconds": provider_seconds,
             "listener_threads": threads,

@@ -108,9 +108,12 @@ def run_decision(
             cards.sync(client, result.request.id)  # e.g. the click found the request expired
         return
     assert result.request is not None
-    cards.sync(client, result.request.id)
     if follow_up is None:
+        cards.sync(client, result.request.id)
         return
+    # Show "approved, cancelling" from another thread and call the provider now: Slack's answer time should
+    # not delay the cancel. Card refreshes converge on the current state whatever order they finish in.
+    services.slack.submit(cards.sync, client, result.request.id)
     follow_up(result.request.id)
     cards.sync(client, result.request.id)
 

@@ -24,6 +24,9 @@ from storage.models import CancellationRequest
 
 log = logging.getLogger(__name__)
 
+# How often a card update chases a status that keeps moving before leaving it to the next sync.
+REFRESH_ROUNDS = 3
+
 # A worker that died while posting to a thread leaves its lease; after this long another takes over.
 THREAD_LEASE = timedelta(seconds=60)
 
@@ -75,16 +78,23 @@ class Cards:
         self._notifier.tell_requester(client, request)
 
     def _refresh(self, client: WebClient, request: CancellationRequest) -> None:
-        # Rendering is a pure function of the row, so any later successful update repairs an earlier failed one.
-        text, card = self._render(request)
-        assert request.card_ts is not None, "only posted cards are refreshed"
-        try:
-            client.chat_update(channel=request.channel, ts=request.card_ts, text=text, blocks=card)
-        except (SlackClientError, OSError) as exc:
-            log.warning("could not update the card of %s: %s", request.id, _slack_error(exc))
-            with self._database.session() as session:
-                requests.mark_card_dirty(session, request.id)
-            return
+        """Render the row and update the card; if the status moved on meanwhile, render again. Updates from
+        several threads may finish in any order, but the last one to finish always shows the current state."""
+        for _ in range(REFRESH_ROUNDS):
+            text, card = self._render(request)
+            assert request.card_ts is not None, "only posted cards are refreshed"
+            try:
+                client.chat_update(channel=request.channel, ts=request.card_ts, text=text, blocks=card)
+            except (SlackClientError, OSError) as exc:
+                log.warning("could not update the card of %s: %s", request.id, _slack_error(exc))
+                with self._database.session() as session:
+                    requests.mark_card_dirty(session, request.id)
+                return
+            with self._database.reader() as session:
+                now = requests.find(session, request.id)
+            if now is None or (now.status == request.status and now.outcome == request.outcome):
+                break
+            request = now
         if request.card_dirty:
             with self._database.session() as session:
                 requests.mark_card_clean(session, request.id, shown_status=request.status)
@@ -92,30 +102,35 @@ class Cards:
     def _thread(self, client: WebClient, request: CancellationRequest) -> None:
         """Post the events the thread lacks. One worker at a time holds the thread, so lines appear once and
         in order; it keeps posting until nothing is left, so events added meanwhile are not stranded."""
+        with self._database.reader() as session:
+            if requests.last_event_sequence(session, request.id) <= request.thread_sequence:
+                return  # nothing to post: no lease, no write
         now = audit.utcnow()
         with self._database.session() as session:
             if not requests.lock_thread(session, request.id, now=now, stale_before=now - THREAD_LEASE):
                 return  # another worker is posting; it will post these events too
-        posted_upto: int | None = None
+        released = False
         try:
-            while True:
+            while not released:
                 with self._database.reader() as session:
-                    current = requests.get(session, request.id)
-                    events = audit.events_for_request(session, request.id)
-                events = [e for e in events if e.sequence > current.thread_sequence]
+                    shown = requests.get(session, request.id).thread_sequence
+                    events = [e for e in audit.events_for_request(session, request.id) if e.sequence > shown]
                 if not events:
-                    return
+                    break
                 client.chat_postMessage(
                     channel=request.channel, thread_ts=request.card_ts, text=blocks.audit_thread_text(events)
                 )
-                posted_upto = events[-1].sequence
                 with self._database.session() as session:
-                    requests.thread_posted(session, request.id, upto=posted_upto, release=False)
+                    # Record what was shown; let go at once unless more events arrived meanwhile.
+                    more = requests.last_event_sequence(session, request.id) > events[-1].sequence
+                    requests.thread_posted(session, request.id, upto=events[-1].sequence, release=not more)
+                    released = not more
         except (SlackClientError, OSError) as exc:
             log.warning("could not post to the thread of %s: %s", request.id, _slack_error(exc))
         finally:
-            with self._database.session() as session:
-                requests.thread_posted(session, request.id, upto=None, release=True)
+            if not released:
+                with self._database.session() as session:
+                    requests.thread_posted(session, request.id, upto=None, release=True)
 
 
 def _slack_error(exc: Exception) -> str:

@@ -5,6 +5,7 @@ at most once per user, kind and hour. Both "once" rules are decided in the datab
 from __future__ import annotations
 
 import logging
+import threading
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
@@ -24,13 +25,23 @@ TOLD = frozenset({S.EXECUTING, S.CANCELLED, S.ALREADY_CANCELLED, S.FAILED, S.UNK
 class Notifier:
     def __init__(self, database: Database) -> None:
         self._database = database
+        # A user's DM channel with the bot never changes; remembering it saves a Web API call per DM.
+        self._dm_channels: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def dm(self, client: WebClient, user: str, text: str) -> bool:
         try:
-            channel = client.conversations_open(users=user)["channel"]["id"]
+            with self._lock:
+                channel = self._dm_channels.get(user)
+            if channel is None:
+                channel = str(client.conversations_open(users=user)["channel"]["id"])
+                with self._lock:
+                    self._dm_channels[user] = channel
             client.chat_postMessage(channel=channel, text=text)
         except (SlackClientError, OSError, KeyError, TypeError) as exc:
             log.warning("could not DM %s: %s", user, type(exc).__name__)
+            with self._lock:
+                self._dm_channels.pop(user, None)
             return False
         return True
 

@@ -24,6 +24,7 @@ from storage import migrate
 from storage.database import Database
 
 ACK_THREADS = 8
+SLACK_THREADS = 8
 
 
 @dataclass
@@ -38,6 +39,8 @@ class Services:
     # behind earlier requests' provider calls and Slack posts.
     acks: ListenerPool
     pool: ListenerPool
+    # Card, thread and DM updates that need not delay a provider call.
+    slack: ListenerPool
     notifier: Notifier
     admin: Admin
 
@@ -101,6 +104,7 @@ def build_services(
         cards=Cards(registry, database, notifier),
         acks=ListenerPool(ACK_THREADS, name="ack"),
         pool=ListenerPool(settings.listener_threads, name="work"),
+        slack=ListenerPool(SLACK_THREADS, name="slack"),
         notifier=notifier,
         admin=Admin(database=database, grant_ttl=timedelta(minutes=settings.request_ttl_minutes)),
     )

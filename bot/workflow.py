@@ -400,6 +400,8 @@ class Workflow:
 
     def _expired(self, request: CancellationRequest) -> Result | None:
         """A click on a request past its expiry expires it (and says so) instead of deciding it."""
+        if request.expires_at > self.clock():
+            return None  # not due: no write needed (the decision's own update re-checks the expiry)
         expired = self.expire_if_due(request.id)
         if not expired.ok:
             return None

@@ -211,6 +211,11 @@ def lock_thread(session: Session, request_id: str, *, now: datetime, stale_befor
     return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
 
 
+def last_event_sequence(session: Session, request_id: str) -> int:
+    query = select(func.max(AuditEvent.sequence)).where(AuditEvent.request_id == request_id)
+    return int(session.exec(query).one() or 0)
+
+
 def thread_posted(session: Session, request_id: str, *, upto: int | None, release: bool) -> None:
     """Record the last event shown in the thread, and give the lease back when done."""
     values: dict[str, Any] = {}

@@ -41,6 +41,7 @@ def test_card_updates_failing_during_an_approval_lose_nothing_and_catch_up(stack
     assert "Waiting for an approver" in card_of(stack, request_id)["json"]  # Slack still shows the old card
 
     stack.slack.heal()
+    stack.wait_idle()
     sweep_once(stack.services)
     card = card_of(stack, request_id)
     assert "Cancelled" in card["json"] and card["buttons"] == []
@@ -59,6 +60,7 @@ def test_a_timed_out_card_update_is_caught_up_too(stack: LocalStack) -> None:
     stack.wait_status(request_id, "rejected")
     stack.wait_until(lambda: stack.request(request_id).card_dirty, what="the card to be marked stale")
     stack.slack.heal()
+    stack.wait_idle()
     sweep_once(stack.services)
     assert "Rejected" in card_of(stack, request_id)["json"]
 
