@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The two entry points a newcomer needs: `python3 tasks.py demo` and `python3 tasks.py test`.
+"""The entry points a newcomer needs: `python3 tasks.py demo`, `python3 tasks.py test` (and `bench`).
 
 Each creates `.venv` when missing, installs the project (again only when pyproject.toml changed), then runs.
 Only the standard library is used here, so it works on a fresh machine with Python 3.11+.
@@ -43,12 +43,14 @@ def run(*args: str) -> int:
 
 def main(argv: list[str]) -> int:
     task = argv[0] if argv else ""
-    if task not in {"demo", "test"}:
-        print("usage: python3 tasks.py demo | test [pytest arguments]", file=sys.stderr)
+    if task not in {"demo", "test", "bench"}:
+        print("usage: python3 tasks.py demo | test [pytest arguments] | bench [--quick]", file=sys.stderr)
         return 2
     ensure_environment()
     if task == "demo":
         return run("-m", "bot", "demo")
+    if task == "bench":
+        return run("-m", "bench", *argv[1:])
     for step in (["-m", "ruff", "check", "."], ["-m", "mypy"]):
         code = run(*step)
         if code:

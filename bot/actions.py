@@ -28,8 +28,7 @@ def register(app: App, services: Services) -> None:
             ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
         ) -> None:
             ack()
-            user = str((body.get("user") or {}).get("id", ""))
-            request_id = str(action.get("value") or "")[:64]
+            user, request_id = clicked(body, action)
             tell = replier(services, body, respond, client, user)
 
             def work() -> None:
@@ -46,8 +45,7 @@ def register(app: App, services: Services) -> None:
             ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
         ) -> None:
             ack()
-            user = str((body.get("user") or {}).get("id", ""))
-            grant_id = str(action.get("value") or "")[:64]
+            user, grant_id = clicked(body, action)
             tell = replier(services, body, respond, client, user)
             services.pool.submit(decide_grant, services, client, tell, grant_id=grant_id, user=user, confirm=confirm)
 
@@ -65,6 +63,11 @@ def register(app: App, services: Services) -> None:
 
 
 Tell = Callable[[str], None]
+
+
+def clicked(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str]:
+    """Who clicked, and the id the button carries (shape already checked by guards)."""
+    return str((body.get("user") or {}).get("id", "")), str(action.get("value") or "")[:64]
 
 
 def from_home(body: dict[str, Any]) -> bool:

@@ -162,6 +162,9 @@ def usage(enabled: str) -> str:
             f"• `{COMMAND} <provider> <subscription-id> <reason>` ask (reason: 3 to 500 characters)",
             f"• `{COMMAND} status <request-id>` where a request stands, with its history",
             f"• `{COMMAND} help` this message",
+            f"Approvers: `{COMMAND} audit <subscription-id | @user | request-id> [--since 7d]`.",
+            f"Admins: `{COMMAND} roles`, `{COMMAND} grant @user <role>`, `{COMMAND} revoke @user <role>`, "
+            f"`{COMMAND} export [--since 30d]`.",
             f"Providers: {enabled}.",
             f"Example: `{COMMAND} sandbox sb_1001 customer asked by email on 2 Nov`",
         ]
