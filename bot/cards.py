@@ -109,28 +109,27 @@ class Cards:
         with self._database.session() as session:
             if not requests.lock_thread(session, request.id, now=now, stale_before=now - THREAD_LEASE):
                 return  # another worker is posting; it will post these events too
-        released = False
         try:
-            while not released:
+            while True:
                 with self._database.reader() as session:
                     shown = requests.get(session, request.id).thread_sequence
                     events = [e for e in audit.events_for_request(session, request.id) if e.sequence > shown]
-                if not events:
-                    break
-                client.chat_postMessage(
-                    channel=request.channel, thread_ts=request.card_ts, text=blocks.audit_thread_text(events)
-                )
+                if events:
+                    client.chat_postMessage(
+                        channel=request.channel, thread_ts=request.card_ts, text=blocks.audit_thread_text(events)
+                    )
+                    shown = events[-1].sequence
                 with self._database.session() as session:
-                    # Record what was shown; let go at once unless more events arrived meanwhile.
-                    more = requests.last_event_sequence(session, request.id) > events[-1].sequence
-                    requests.thread_posted(session, request.id, upto=events[-1].sequence, release=not more)
-                    released = not more
+                    # Record what was shown and let go, unless more events arrived meanwhile: deciding that in
+                    # the same write means an event committed by another worker is never left unposted.
+                    more = requests.last_event_sequence(session, request.id) > shown
+                    requests.thread_posted(session, request.id, upto=shown if events else None, release=not more)
+                if not more:
+                    return
         except (SlackClientError, OSError) as exc:
             log.warning("could not post to the thread of %s: %s", request.id, _slack_error(exc))
-        finally:
-            if not released:
-                with self._database.session() as session:
-                    requests.thread_posted(session, request.id, upto=None, release=True)
+            with self._database.session() as session:
+                requests.thread_posted(session, request.id, upto=None, release=True)  # the sweep catches up
 
 
 def _slack_error(exc: Exception) -> str:

@@ -18,6 +18,9 @@ from storage.models import CancellationRequest, RequestStatus, Role
 log = logging.getLogger(__name__)
 S = RequestStatus
 
+# How often a claim chases a request that keeps changing before leaving it to the next sweep.
+CLAIM_ROUNDS = 3
+
 # A requester's own withdrawal needs no DM; everything else that happens to their request does.
 TOLD = frozenset({S.EXECUTING, S.CANCELLED, S.ALREADY_CANCELLED, S.FAILED, S.UNKNOWN, S.REJECTED, S.EXPIRED})
 

@@ -229,8 +229,11 @@ def test_the_requester_hears_of_each_step_once(stack: LocalStack) -> None:
     def said(request_id: str) -> list[str]:
         return [m.text for m in stack.slack.dms(AGENT) if request_id in m.text]
 
-    stack.wait_until(lambda: len(said(approved)) == 2, what="approved and finished DMs")
-    assert "cancelling" in said(approved)[0] and "Cancelled" in said(approved)[1]
+    stack.wait_until(lambda: any("Cancelled" in t for t in said(approved)), what="the finished DM")
+    # "Approved, cancelling" comes first when the provider takes a moment; when it answers at once (the sandbox),
+    # the one DM about the result also says who approved. Never the same news twice.
+    assert 1 <= len(said(approved)) <= 2 and len(set(said(approved))) == len(said(approved))
+    assert "Cancelled" in said(approved)[-1] and f"Approved by <@{APPROVER}>" in said(approved)[-1]
     assert len(said(rejected)) == 1 and "Rejected" in said(rejected)[0]
     assert len(said(expiring)) == 1 and "Expired" in said(expiring)[0]
 
