@@ -102,7 +102,7 @@ def run_decision(
     """Show a won decision on the card and in the thread, then run what follows it (the provider call)."""
     cards = services.cards
     if not result.ok:
-        tell(_refusal(result))
+        tell(_refusal(result, viewer=user))
         if result.refusal is Refusal.NO_ROLE:
             alerts.denied(services, client, user=user, attempted="decide a request", needed=Role.APPROVER)
         if result.refusal is Refusal.OVER_LIMIT:
@@ -147,8 +147,8 @@ def show_grant(client: WebClient, grant: RoleGrant) -> None:
         log.warning("could not update the role change card %s: %s", grant.id, type(exc).__name__)
 
 
-def _refusal(result: Result) -> str:
+def _refusal(result: Result, *, viewer: str) -> str:
     refusal = result.refusal or Refusal.ALREADY_DECIDED
     if refusal is Refusal.PROVIDER_PROBLEM:
         return f"The provider could not say whether it is cancelled ({result.detail}). Try Verify again later."
-    return messages.refusal_text(refusal, result.request, result.detail)
+    return messages.refusal_text(refusal, result.request, result.detail, viewer=viewer)

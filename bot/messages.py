@@ -82,7 +82,9 @@ def status_line(request: CancellationRequest) -> str:
     return str(status)
 
 
-def refusal_text(refusal: Refusal, request: CancellationRequest | None = None, detail: str = "") -> str:
+def refusal_text(
+    refusal: Refusal, request: CancellationRequest | None = None, detail: str = "", *, viewer: str | None = None
+) -> str:
     if refusal is Refusal.NO_ROLE:
         needed = detail or "a"
         return (
@@ -100,6 +102,8 @@ def refusal_text(refusal: Refusal, request: CancellationRequest | None = None, d
     if refusal is Refusal.NOT_RETRYABLE:
         return "This failure is final: retrying would not change it. Ask for a new request once the cause is fixed."
     if request is not None and refusal in (Refusal.ALREADY_DECIDED, Refusal.EXPIRED):
+        if viewer is not None and viewer == request.decided_by and S(request.status) is not S.EXPIRED:
+            return f"You already decided request {request.id}: it is {_decided(request)} (the click was counted once)."
         return f"Too late: request {request.id} is already {_decided(request)}."
     return detail or refusal.value
 

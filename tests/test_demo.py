@@ -18,7 +18,7 @@ def test_the_demo_runs_the_whole_story(tmp_path: Path) -> None:
     for expected in (
         "someone else has to approve it",  # self-approval refused
         "needs the approver role",  # a requester clicking Approve
-        "Too late",  # the double click and the race
+        "Too late",  # the race
         "✅ *Cancelled.*",
         "🚫 *Rejected*",
         "*unknown*",  # the lost answer …
@@ -29,3 +29,5 @@ def test_the_demo_runs_the_whole_story(tmp_path: Path) -> None:
     ):
         assert expected in shown, expected
     assert "sandbox cancel calls for sb_1001: 1" in shown
+    # Alex's double click: told "you already decided" if Alex won, "too late" twice if Morgan did.
+    assert "You already decided" in shown or shown.count("Too late") >= 2

@@ -104,6 +104,7 @@ def test_sandbox_happy_path(stack: LocalStack) -> None:
     card = card_of(stack, request_id)
     assert card["buttons"] == []
     assert done.decided_by == APPROVER and done.outcome == "cancelled"
+
     def thread() -> str:
         return "\n".join(card_of(stack, request_id)["thread"])
 
@@ -291,8 +292,10 @@ def test_twenty_concurrent_approvals_make_one_provider_cancel(stack: LocalStack)
     done = stack.wait_status(request_id, "cancelled")
     stack.wait_until(lambda: len(stack.slack.ephemerals()) >= 19 + 1, what="19 honest refusals")
     assert stack.services.registry["sandbox"].cancel_calls == ["sb_1002"]  # type: ignore[attr-defined]
-    refusals = [m.text for m in stack.slack.ephemerals() if "Too late" in m.text]
+    refusals = [m.text for m in stack.slack.ephemerals() if "Too late" in m.text or "You already decided" in m.text]
     assert len(refusals) == 19 and all(f"approved by <@{done.decided_by}>" in r for r in refusals)
+    own = [r for r in refusals if "You already decided" in r]
+    assert len(own) == users[:20].count(done.decided_by or "") - 1  # the winner's other clicks, told so
     with stack.services.database.session() as session:
         approvals = [e for e in audit.events_for_request(session, request_id) if e.action == "request.approved"]
     assert len(approvals) == 1 and chain_ok(stack)
@@ -314,7 +317,7 @@ def test_a_repeated_approve_click_body_makes_no_second_cancel(stack: LocalStack)
     stack.driver.post(body)
     stack.wait_status(request_id, "cancelled")
     stack.driver.post(body, retry_num=1)
-    ephemeral_to(stack, APPROVER, "Too late")
+    ephemeral_to(stack, APPROVER, "You already decided")
     assert stack.services.registry["sandbox"].cancel_calls == ["sb_1003"]  # type: ignore[attr-defined]
 
 
