@@ -27,9 +27,6 @@ log = logging.getLogger(__name__)
 # How often a card update chases a status that keeps moving before leaving it to the next sync.
 REFRESH_ROUNDS = 3
 
-# A worker that died while posting to a thread leaves its lease; after this long another takes over.
-THREAD_LEASE = timedelta(seconds=60)
-
 # The bot cannot post where it was not invited; these are the user's to fix, not ours to retry.
 CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 
@@ -41,10 +38,13 @@ class Posted:
 
 
 class Cards:
-    def __init__(self, registry: Registry, database: Database, notifier: Notifier) -> None:
+    def __init__(self, registry: Registry, database: Database, notifier: Notifier, *, thread_lease: timedelta) -> None:
         self._registry = registry
         self._database = database
         self._notifier = notifier
+        # A worker that died while posting to a thread leaves its lease; after this long another takes over
+        # (the same span after which a crashed process's cancels are settled).
+        self._thread_lease = thread_lease
 
     def _render(self, request: CancellationRequest) -> tuple[str, list[dict[str, object]]]:
         provider = self._registry.get(request.provider)
@@ -107,7 +107,7 @@ class Cards:
                 return  # nothing to post: no lease, no write
         now = audit.utcnow()
         with self._database.session() as session:
-            if not requests.lock_thread(session, request.id, now=now, stale_before=now - THREAD_LEASE):
+            if not requests.lock_thread(session, request.id, now=now, stale_before=now - self._thread_lease):
                 return  # another worker is posting; it will post these events too
         try:
             while True:

@@ -101,7 +101,7 @@ def build_services(
         registry=registry,
         workflow=workflow,
         client=client,
-        cards=Cards(registry, database, notifier),
+        cards=Cards(registry, database, notifier, thread_lease=timedelta(seconds=settings.recover_after_seconds)),
         acks=ListenerPool(ACK_THREADS, name="ack"),
         pool=ListenerPool(settings.listener_threads, name="work"),
         slack=ListenerPool(SLACK_THREADS, name="slack"),
