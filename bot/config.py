@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from dotenv import dotenv_values
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 T = TypeVar("T")
 
@@ -52,7 +54,7 @@ class Secret:
         return hash(self._value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     slack_bot_token: Secret = field(default_factory=lambda: Secret(""))
     slack_signing_secret: Secret = field(default_factory=lambda: Secret(""))
@@ -88,10 +90,27 @@ class Settings:
     def onekey_enabled(self) -> bool:
         return bool(self.onekey_api_key) and bool(self.onekey_api_signature)
 
+    def __repr__(self) -> str:
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "database_url":
+                value = _without_password(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
     def replace(self, **changes: Any) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
+
+
+def _without_password(url: str) -> str:
+    """The database URL as it may be shown: a password in it is masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unreadable database URL)"
 
 
 def _text(raw: str) -> str:
