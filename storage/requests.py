@@ -299,16 +299,6 @@ def stale_executing(session: Session, before: datetime, *, limit: int = 100) -> 
     return list(session.exec(query).all())
 
 
-def in_status(session: Session, status: RequestStatus, *, limit: int = 500) -> list[CancellationRequest]:
-    query = (
-        select(CancellationRequest)
-        .where(CancellationRequest.status == status.value)
-        .order_by(col(CancellationRequest.created_at))
-        .limit(limit)
-    )
-    return list(session.exec(query).all())
-
-
 def expired_pending(session: Session, now: datetime, *, limit: int = 500) -> list[CancellationRequest]:
     query = (
         select(CancellationRequest)
