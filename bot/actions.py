@@ -114,9 +114,7 @@ def run_decision(
     if follow_up is None:
         cards.sync(client, result.request.id)
         return
-    # Show "approved, cancelling" from another thread and call the provider now: Slack's answer time should
-    # not delay the cancel. Card refreshes converge on the current state whatever order they finish in.
-    services.slack.submit(cards.sync, client, result.request.id)
+    cards.sync(client, result.request.id)  # "Approved by …, cancelling…", buttons gone, before the provider call
     follow_up(result.request.id)
     cards.sync(client, result.request.id)
 

@@ -47,7 +47,6 @@ def _finish(services: Services, sweeper: Sweeper) -> None:
     if busy:
         log.info("waiting up to %.0f s for %d listeners in flight", grace, busy)
     left = services.pool.drain(max(0.0, deadline - time.monotonic()))
-    services.slack.drain(max(1.0, deadline - time.monotonic()))
     sweeper.stop()
     services.database.dispose()
     if left:

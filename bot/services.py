@@ -24,7 +24,6 @@ from storage import migrate
 from storage.database import Database
 
 ACK_THREADS = 8
-SLACK_THREADS = 8
 
 
 @dataclass
@@ -39,8 +38,6 @@ class Services:
     # behind earlier requests' provider calls and Slack posts.
     acks: ListenerPool
     pool: ListenerPool
-    # Card, thread and DM updates that need not delay a provider call.
-    slack: ListenerPool
     notifier: Notifier
     admin: Admin
 
@@ -104,7 +101,6 @@ def build_services(
         cards=Cards(registry, database, notifier, thread_lease=timedelta(seconds=settings.recover_after_seconds)),
         acks=ListenerPool(ACK_THREADS, name="ack"),
         pool=ListenerPool(settings.listener_threads, name="work"),
-        slack=ListenerPool(SLACK_THREADS, name="slack"),
         notifier=notifier,
         admin=Admin(database=database, grant_ttl=timedelta(minutes=settings.request_ttl_minutes)),
     )

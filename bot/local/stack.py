@@ -45,7 +45,6 @@ class LocalStack:
         self.server.close()
         self.services.acks.drain(timeout=10)
         self.services.pool.drain(timeout=10)
-        self.services.slack.drain(timeout=10)
         self.slack.stop()
         self.services.database.dispose()
 
@@ -79,7 +78,7 @@ class LocalStack:
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Until no listener, worker or Slack update is in flight."""
-        pools = (self.services.acks, self.services.pool, self.services.slack)
+        pools = (self.services.acks, self.services.pool)
         self.wait_until(lambda: all(p.busy == 0 for p in pools), timeout=timeout, what="in-flight work to finish")
 
     def latest_request_id(self, channel: str) -> str:
