@@ -8,10 +8,9 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bench.fakes import FakesProcess
 from bench.measure import run_senders
 from bot import blocks
-from bot.local.fake_onekey import DeleteBehaviour, FakeOneKey
-from bot.local.fake_slack import FakeSlack
 from bot.local.process import BotProcess
 from storage import migrate, roles
 from storage.database import Database
@@ -36,18 +35,16 @@ def run(
     with database.session() as session:
         roles.grant(session, user_id=AGENT, role=Role.REQUESTER, actor="cli:bench")
         roles.grant(session, user_id=APPROVER, role=Role.APPROVER, actor="cli:bench")
-    slack = FakeSlack()
-    slack.start()
-    onekey = FakeOneKey(active_ids=list(range(1, approvals + 1)))
+    fakes = FakesProcess(onekey_ids=approvals)
     bot = BotProcess(
         env={
             "DATABASE_URL": database_url,
             "SLACK_BOT_TOKEN": "xoxb-bench",
             "SLACK_SIGNING_SECRET": SECRET,
-            "SLACK_API_URL": slack.base_url,
+            "SLACK_API_URL": fakes.slack_url,
             "ONEKEY_API_KEY": "bench",
             "ONEKEY_API_SIGNATURE": "bench-secret",
-            "ONEKEY_BASE_URL": onekey.url,
+            "ONEKEY_BASE_URL": fakes.onekey_url,
             "LISTENER_THREADS": str(threads),
             "LOG_LEVEL": "WARNING",
             # One requester and one approver do everything here: lift the velocity limits.
@@ -56,7 +53,7 @@ def run(
         },
         cwd=workdir,
         signing_secret=SECRET,
-        response_base=slack.base_url.removesuffix("/api/"),
+        response_base=fakes.response_base,
     )
     try:
         run_senders(
@@ -65,14 +62,16 @@ def run(
         _wait(lambda: _count(database, "card_ts IS NOT NULL") == approvals, "the request cards")
         with database.engine.connect() as connection:
             ids = [row[0] for row in connection.execute(text("SELECT id FROM cancellation_requests"))]
-        onekey.delete_behaviour = DeleteBehaviour(delay=provider_seconds)
+        fakes.set_provider_delay(provider_seconds)
         bodies = [
             bot.driver.click_body(blocks.APPROVE, request_id, user=APPROVER, channel=CHANNEL) for request_id in ids
         ]
+        cpu_before = bot.cpu_seconds()
         started = time.perf_counter()
         run_senders(len(bodies), 32, lambda i: bot.driver.post(bodies[i]))
         _wait(lambda: _count(database, "status = 'cancelled'") == approvals, "every cancel", timeout=600)
         wall = time.perf_counter() - started
+        cpu = bot.cpu_seconds() - cpu_before
         ideal = approvals * provider_seconds / threads
         return {
             "database": database_url.split(":", 1)[0].split("+", 1)[0],
@@ -82,12 +81,13 @@ def run(
             "wall_s": round(wall, 2),
             "ideal_s": round(ideal, 2),
             "over_ideal_pct": round((wall / ideal - 1) * 100, 1),
-            "provider_cancels": len(onekey.deletes),
+            "provider_cancels": fakes.provider_cancels(),
+            "bot_cpu_s": round(cpu, 2),
+            "bot_cpu_ms_per_approval": round(cpu * 1000 / approvals, 2),
         }
     finally:
         bot.close()
-        onekey.stop()
-        slack.stop()
+        fakes.close()
         database.dispose()
 
 

@@ -111,12 +111,12 @@ def run_decision(
             cards.sync(client, result.request.id)  # e.g. the click found the request expired
         return
     assert result.request is not None
+    cards.sync(client, result.request.id, current=result.request)
     if follow_up is None:
-        cards.sync(client, result.request.id)
         return
-    cards.sync(client, result.request.id)  # "Approved by …, cancelling…", buttons gone, before the provider call
-    follow_up(result.request.id)
-    cards.sync(client, result.request.id)
+    # The card already says "Approved by …, cancelling…" (buttons gone) before the provider is called.
+    settled = follow_up(result.request.id)
+    cards.sync(client, result.request.id, current=settled.request)
 
 
 def decide_grant(services: Services, client: WebClient, tell: Tell, *, grant_id: str, user: str, confirm: bool) -> None:

@@ -64,11 +64,21 @@ class Cards:
             return Posted(None, error)
         return Posted(str(response["ts"]))
 
-    def sync(self, client: WebClient, request_id: str, *, refresh: bool = True) -> None:
+    def sync(
+        self,
+        client: WebClient,
+        request_id: str,
+        *,
+        refresh: bool = True,
+        current: CancellationRequest | None = None,
+    ) -> None:
         """Show the request's current state on its card, the audit events its thread lacks, and tell the
-        requester by DM what changed."""
-        with self._database.reader() as session:
-            request = requests.find(session, request_id)
+        requester by DM what changed. `current` is the request as a transition just left it, which saves a read
+        (the card update reads again afterwards, so a change made meanwhile still shows)."""
+        request = current
+        if request is None:
+            with self._database.reader() as session:
+                request = requests.find(session, request_id)
         if request is None:
             return
         if request.card_ts:
@@ -112,8 +122,8 @@ class Cards:
         try:
             while True:
                 with self._database.reader() as session:
-                    shown = requests.get(session, request.id).thread_sequence
-                    events = [e for e in audit.events_for_request(session, request.id) if e.sequence > shown]
+                    shown = requests.thread_sequence(session, request.id)
+                    events = audit.events_for_request(session, request.id, after=shown)
                 if events:
                     client.chat_postMessage(
                         channel=request.channel, thread_ts=request.card_ts, text=blocks.audit_thread_text(events)

@@ -47,11 +47,12 @@ def handle(services: Services, *, ack: Ack, command: dict[str, Any], respond: Re
     except (UnknownProvider, InvalidSubscriptionId) as exc:
         ack(text=f":warning: {exc}")
         return
-    if not workflow.has_role(user, Role.REQUESTER):
+    command_key = command.get("trigger_id") or None
+    allowed, seen = workflow.may_ask(user, command_key)
+    if not allowed:
         alerts.deny(services, ack=ack, client=client, user=user, needed=Role.REQUESTER, attempted="request")
         return
-    command_key = command.get("trigger_id") or None
-    if command_key and workflow.find_by_command(command_key) is not None:
+    if seen:
         ack()  # a retried delivery of a command already handled
         return
     ack(text=f"Looking up `{subscription_id}` at {provider.label}…")

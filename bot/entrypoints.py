@@ -42,7 +42,6 @@ def _start(settings: Settings) -> tuple[Services, Sweeper]:
 def _finish(services: Services, sweeper: Sweeper) -> None:
     grace = services.settings.shutdown_grace_seconds
     deadline = time.monotonic() + grace
-    services.acks.drain(grace)  # listeners that had not acked yet hand their work to the pool first
     busy = services.pool.busy
     if busy:
         log.info("waiting up to %.0f s for %d listeners in flight", grace, busy)

@@ -23,8 +23,6 @@ from providers.registry import ProviderConfig, Registry, build_registry
 from storage import migrate
 from storage.database import Database
 
-ACK_THREADS = 8
-
 
 @dataclass
 class Services:
@@ -34,9 +32,8 @@ class Services:
     workflow: Workflow
     client: WebClient
     cards: Cards
-    # Bolt runs listeners here; they validate, ack and hand the rest to `pool`, so an ack never waits
-    # behind earlier requests' provider calls and Slack posts.
-    acks: ListenerPool
+    # Listeners validate and ack in the thread that received the request, then hand the rest to `pool`, so an
+    # ack never waits behind earlier requests' provider calls and Slack posts.
     pool: ListenerPool
     notifier: Notifier
     admin: Admin
@@ -99,7 +96,6 @@ def build_services(
         workflow=workflow,
         client=client,
         cards=Cards(registry, database, notifier, thread_lease=timedelta(seconds=settings.recover_after_seconds)),
-        acks=ListenerPool(ACK_THREADS, name="ack"),
         pool=ListenerPool(settings.listener_threads, name="work"),
         notifier=notifier,
         admin=Admin(database=database, grant_ttl=timedelta(minutes=settings.request_ttl_minutes)),

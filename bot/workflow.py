@@ -110,8 +110,15 @@ class Workflow:
     # -- authorization ------------------------------------------------------------------------------------
 
     def has_role(self, user_id: str, needed: Role) -> bool:
-        with self.database.reader() as session:
-            return roles.has_role(session, user_id, needed)
+        with self.database.peek() as connection:
+            return roles.has_role(connection, user_id, needed)
+
+    def may_ask(self, user_id: str, command_key: str | None) -> tuple[bool, bool]:
+        """Before the ack of a request: whether the user may ask, and whether this command was already handled."""
+        with self.database.peek() as connection:
+            allowed = roles.has_role(connection, user_id, Role.REQUESTER)
+            seen = bool(command_key) and allowed and requests.command_seen(connection, command_key or "")
+        return allowed, seen
 
     def record_denied(self, user_id: str, *, needed: Role, attempted: str, request_id: str | None = None) -> None:
         """Someone without the role tried something: the audit log keeps it."""
@@ -225,7 +232,18 @@ class Workflow:
     # -- deciding -------------------------------------------------------------------------------------------
 
     def approve(self, request_id: str, *, approver: str) -> Result:
-        request = self._load(request_id, user=approver, needed=Role.APPROVER, attempted="approve")
+        now = self.clock()
+        given = 0
+
+        def approvals_given(session: Session) -> None:
+            nonlocal given  # read in the same transaction as the request and the role
+            given = audit.count_actions(
+                session, actor=approver, action="request.approved", since=now - timedelta(hours=1)
+            )
+
+        request = self._load(
+            request_id, user=approver, needed=Role.APPROVER, attempted="approve", also_read=approvals_given
+        )
         if isinstance(request, Result):
             return request
         if approver == request.requester and not self.policy.allow_self_approval:
@@ -234,12 +252,7 @@ class Workflow:
         expired = self._expired(request)
         if expired is not None:
             return expired
-        now = self.clock()
         limit = self.policy.max_approvals_per_hour
-        with self.database.reader() as session:
-            given = audit.count_actions(
-                session, actor=approver, action="request.approved", since=now - timedelta(hours=1)
-            )
         if given >= limit:
             self._audit(request.id, approver, "limit.approvals", {"limit": limit, "window": "1h"})
             return Result(
@@ -388,12 +401,27 @@ class Workflow:
             finished_at=self.clock(),
         )
 
-    def _load(self, request_id: str, *, user: str, needed: Role | None, attempted: str) -> CancellationRequest | Result:
-        """The request, or the refusal when it does not exist or the user lacks the role (which is audited)."""
-        request = self.get(request_id)
+    def _load(
+        self,
+        request_id: str,
+        *,
+        user: str,
+        needed: Role | None,
+        attempted: str,
+        also_read: Callable[[Session], None] | None = None,
+    ) -> CancellationRequest | Result:
+        """The request, or the refusal when it does not exist or the user lacks the role (which is audited).
+        Everything is read in one transaction, with `also_read` when the caller needs more."""
+        if not requests.looks_like_request_id(request_id):
+            return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
+        with self.database.reader() as session:
+            request = requests.find(session, request_id)
+            allowed = needed is None or roles.has_role(session, user, needed)
+            if request is not None and also_read is not None:
+                also_read(session)
         if request is None:
             return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
-        if needed is not None and not self.has_role(user, needed):
+        if needed is not None and not allowed:
             self.record_denied(user, needed=needed, attempted=attempted, request_id=request.id)
             return Result(ok=False, request=request, refusal=Refusal.NO_ROLE, detail=needed.value)
         return request
@@ -517,7 +545,6 @@ class Workflow:
         **values: object,
     ) -> Result:
         with self.database.session() as session:
-            before = _last_sequence(session)
             outcome = requests.transition(
                 session,
                 request_id,
@@ -529,7 +556,7 @@ class Workflow:
                 only_if=only_if,
                 **values,
             )
-            events = _events_after(session, request_id, before) if outcome.won else []
+        events = [outcome.event] if outcome.event is not None else []
         return Result(ok=outcome.won, request=outcome.request, events=events)
 
     def _audit(self, request_id: str | None, actor: str, action: str, detail: dict[str, object]) -> None:
@@ -541,15 +568,6 @@ class Workflow:
         if request is None:
             return Refusal.NO_SUCH_REQUEST
         return Refusal.EXPIRED if request.status == S.EXPIRED else Refusal.ALREADY_DECIDED
-
-
-def _last_sequence(session: Session) -> int:
-    head = session.get(audit.AuditHead, audit.HEAD_ID)
-    return head.sequence if head is not None else 0
-
-
-def _events_after(session: Session, request_id: str, sequence: int) -> list[AuditEvent]:
-    return [e for e in audit.events_for_request(session, request_id) if e.sequence > sequence]
 
 
 def _lookup_refusal(found: LookupResult) -> Refusal | None:

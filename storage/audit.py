@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
 
 from storage.models import AuditCheck, AuditEvent, AuditHead, CancellationRequest
@@ -58,6 +59,19 @@ def event_hash(
     return hashlib.sha256((previous_hash + body).encode("utf-8")).hexdigest()
 
 
+_events: Any = AuditEvent.__table__  # type: ignore[attr-defined]
+_head: Any = AuditHead.__table__  # type: ignore[attr-defined]
+# Built once: every decision appends, so these skip statement building and the ORM's unit of work.
+_LOCK_HEAD = select(_head.c.sequence, _head.c.hash).where(_head.c.id == HEAD_ID).with_for_update()
+_MOVE_HEAD = _head.update().where(_head.c.id == HEAD_ID).values(sequence=bindparam("sequence"), hash=bindparam("hash"))
+_INSERT_EVENT = _events.insert()
+_EVENTS_OF_REQUEST = (
+    select(AuditEvent)
+    .where(col(AuditEvent.request_id) == bindparam("request_id"), col(AuditEvent.sequence) > bindparam("after"))
+    .order_by(col(AuditEvent.sequence))
+)
+
+
 def append(
     session: Session,
     *,
@@ -67,34 +81,32 @@ def append(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add one event to the chain inside the caller's transaction, so it commits with the change it records."""
+    session.flush()  # rows the caller added (the request this event names) go first
+    connection = session.connection()
     # The tip row is created by the first migration; locking it serializes appenders in every process.
-    head = session.exec(select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()).one()
+    tip = connection.execute(_LOCK_HEAD).one()
     detail_text = canonical_json(detail or {})
-    event = AuditEvent(
-        sequence=head.sequence + 1,
-        time=utcnow(),
+    row = {
+        "sequence": tip.sequence + 1,
+        "time": utcnow(),
+        "request_id": request_id,
+        "actor": actor,
+        "action": action,
+        "detail": detail_text,
+        "previous_hash": tip.hash,
+    }
+    row["hash"] = event_hash(
+        previous_hash=tip.hash,
+        sequence=row["sequence"],
+        time=row["time"],
         request_id=request_id,
         actor=actor,
         action=action,
         detail=detail_text,
-        previous_hash=head.hash,
-        hash="",
     )
-    event.hash = event_hash(
-        previous_hash=event.previous_hash,
-        sequence=event.sequence,
-        time=event.time,
-        request_id=request_id,
-        actor=actor,
-        action=action,
-        detail=detail_text,
-    )
-    session.add(event)
-    head.sequence = event.sequence
-    head.hash = event.hash
-    session.add(head)
-    session.flush()
-    return event
+    connection.execute(_INSERT_EVENT, row)
+    connection.execute(_MOVE_HEAD, {"sequence": row["sequence"], "hash": row["hash"]})
+    return AuditEvent(**row)
 
 
 @dataclass(frozen=True)
@@ -169,9 +181,9 @@ def _iter_events(session: Session, *, batch_size: int, since: datetime | None = 
         last = batch[-1].sequence
 
 
-def events_for_request(session: Session, request_id: str) -> list[AuditEvent]:
-    query = select(AuditEvent).where(AuditEvent.request_id == request_id).order_by(col(AuditEvent.sequence))
-    return list(session.exec(query).all())
+def events_for_request(session: Session, request_id: str, *, after: int = 0) -> list[AuditEvent]:
+    """The request's events in order; only those past sequence `after` when given."""
+    return list(session.exec(_EVENTS_OF_REQUEST, params={"request_id": request_id, "after": after}).all())
 
 
 def events_for_subscription(

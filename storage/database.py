@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
@@ -98,6 +98,12 @@ class Database:
         # Closing ends the transaction without expiring what was read, so the objects stay usable.
         with Session(self._read_engine, expire_on_commit=False) as session:
             yield session
+
+    @contextmanager
+    def peek(self) -> Iterator[Connection]:
+        """A bare connection for a few quick reads (no ORM session, no write lock): checks made before an ack."""
+        with self._read_engine.connect() as connection:
+            yield connection
 
     def ping(self) -> bool:
         try:

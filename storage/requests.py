@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, update
+from sqlalchemy import ColumnElement, Connection, bindparam, func, or_, update
 from sqlmodel import Session, col, select
 
 from storage import audit
@@ -57,10 +57,21 @@ def check_transition(current: RequestStatus, target: RequestStatus) -> None:
         raise IllegalTransition(f"a request cannot go from {current} to {target}")
 
 
+_requests: Any = CancellationRequest.__table__  # type: ignore[attr-defined]
+_BY_ID = select(CancellationRequest).where(col(CancellationRequest.id) == bindparam("id"))
+_events: Any = AuditEvent.__table__  # type: ignore[attr-defined]
+_LAST_EVENT = select(func.max(_events.c.sequence)).where(_events.c.request_id == bindparam("request_id"))
+_THREAD_SEQUENCE = select(_requests.c.thread_sequence).where(_requests.c.id == bindparam("id"))
+_COMMAND_SEEN = (
+    _requests.select().with_only_columns(_requests.c.id).where(_requests.c.command_key == bindparam("command_key"))
+)
+
+
 @dataclass(frozen=True)
 class TransitionResult:
     won: bool
     request: CancellationRequest
+    event: AuditEvent | None = None  # the winner's audit event
 
 
 def create(
@@ -110,14 +121,19 @@ def create(
 
 
 def get(session: Session, request_id: str) -> CancellationRequest:
-    request = session.get(CancellationRequest, request_id.upper())
+    request = find(session, request_id)
     if request is None:
         raise RequestNotFound(f"no request {request_id}")
     return request
 
 
 def find(session: Session, request_id: str) -> CancellationRequest | None:
-    return session.get(CancellationRequest, request_id.upper())
+    return session.exec(_BY_ID, params={"id": request_id.upper()}).one_or_none()
+
+
+def command_seen(connection: Connection, command_key: str) -> bool:
+    """Whether a request was already made from this command delivery (asked before the ack: kept cheap)."""
+    return connection.execute(_COMMAND_SEEN, {"command_key": command_key}).first() is not None
 
 
 def by_command_key(session: Session, command_key: str) -> CancellationRequest | None:
@@ -143,15 +159,15 @@ def transition(
     """
     check_transition(expected, target)
     statement = (
-        update(CancellationRequest)
-        .where(col(CancellationRequest.id) == request_id, col(CancellationRequest.status) == expected.value)
+        _requests.update()
+        .where(_requests.c.id == request_id, _requests.c.status == expected.value)
         .where(*only_if)
         .values(status=target.value, **values)
-        .execution_options(synchronize_session=False)
     )
-    won = session.execute(statement).rowcount == 1  # type: ignore[attr-defined]
+    won = session.connection().execute(statement).rowcount == 1
+    event = None
     if won:
-        audit.append(
+        event = audit.append(
             session,
             actor=actor,
             action=action,
@@ -159,61 +175,70 @@ def transition(
             detail={"from": expected.value, "to": target.value, **(detail or {})},
         )
     session.expire_all()
-    return TransitionResult(won=won, request=get(session, request_id))
+    return TransitionResult(won=won, request=get(session, request_id), event=event)
+
+
+_SET_CARD = (
+    _requests.update()
+    .where(_requests.c.id == bindparam("request_id"))
+    .values(channel=bindparam("card_channel"), card_ts=bindparam("posted_ts"))
+)
+_MARK_DIRTY = _requests.update().where(_requests.c.id == bindparam("request_id")).values(card_dirty=True)
+_MARK_CLEAN = (
+    _requests.update()
+    .where(_requests.c.id == bindparam("request_id"), _requests.c.status == bindparam("shown_status"))
+    .values(card_dirty=False)
+)
+_LOCK_THREAD = (
+    _requests.update()
+    .where(_requests.c.id == bindparam("request_id"))
+    .where(or_(_requests.c.thread_lock_at.is_(None), _requests.c.thread_lock_at < bindparam("stale_before")))
+    .values(thread_lock_at=bindparam("now"))
+)
+_CLAIM_NOTIFICATION = (
+    _requests.update()
+    .where(_requests.c.id == bindparam("request_id"), _requests.c.notified_status == bindparam("told"))
+    .where(_requests.c.status == bindparam("now_status"))
+    .values(notified_status=bindparam("now_status"))
+)
+_RELEASE_NOTIFICATION = (
+    _requests.update()
+    .where(_requests.c.id == bindparam("request_id"), _requests.c.notified_status == bindparam("claimed"))
+    .values(notified_status=bindparam("before"))
+)
+
+
+def _run(session: Session, statement: Any, params: dict[str, Any]) -> int:
+    """Execute a prepared Core statement in the session's transaction; returns the rows it changed."""
+    return int(session.connection().execute(statement, params).rowcount)
 
 
 def set_card(session: Session, request_id: str, *, channel: str, card_ts: str) -> None:
     """Record where the request's card lives; not a status change."""
-    statement = (
-        update(CancellationRequest)
-        .where(col(CancellationRequest.id) == request_id)
-        .values(channel=channel, card_ts=card_ts)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(statement)
+    _run(session, _SET_CARD, {"request_id": request_id, "card_channel": channel, "posted_ts": card_ts})
 
 
 def mark_card_dirty(session: Session, request_id: str) -> None:
-    statement = (
-        update(CancellationRequest)
-        .where(col(CancellationRequest.id) == request_id)
-        .values(card_dirty=True)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(statement)
+    _run(session, _MARK_DIRTY, {"request_id": request_id})
 
 
 def mark_card_clean(session: Session, request_id: str, *, shown_status: str) -> None:
     """Clear the flag only if the card shows the current status (a newer change keeps it dirty)."""
-    statement = (
-        update(CancellationRequest)
-        .where(col(CancellationRequest.id) == request_id, col(CancellationRequest.status) == shown_status)
-        .values(card_dirty=False)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(statement)
+    _run(session, _MARK_CLEAN, {"request_id": request_id, "shown_status": shown_status})
 
 
 def lock_thread(session: Session, request_id: str, *, now: datetime, stale_before: datetime) -> bool:
     """Become the one worker posting to this request's thread (or take over a lease left by a crash)."""
-    statement = (
-        update(CancellationRequest)
-        .where(col(CancellationRequest.id) == request_id)
-        .where(
-            or_(
-                col(CancellationRequest.thread_lock_at).is_(None),
-                col(CancellationRequest.thread_lock_at) < stale_before,
-            )
-        )
-        .values(thread_lock_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+    return _run(session, _LOCK_THREAD, {"request_id": request_id, "now": now, "stale_before": stale_before}) == 1
 
 
 def last_event_sequence(session: Session, request_id: str) -> int:
-    query = select(func.max(AuditEvent.sequence)).where(AuditEvent.request_id == request_id)
-    return int(session.exec(query).one() or 0)
+    return int(session.connection().execute(_LAST_EVENT, {"request_id": request_id}).scalar() or 0)
+
+
+def thread_sequence(session: Session, request_id: str) -> int:
+    """The last audit event shown in the request's thread."""
+    return int(session.connection().execute(_THREAD_SEQUENCE, {"id": request_id}).scalar_one())
 
 
 def thread_posted(session: Session, request_id: str, *, upto: int | None, release: bool) -> None:
@@ -223,36 +248,18 @@ def thread_posted(session: Session, request_id: str, *, upto: int | None, releas
         values["thread_sequence"] = upto
     if release:
         values["thread_lock_at"] = None
-    statement = (
-        update(CancellationRequest)
-        .where(col(CancellationRequest.id) == request_id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(statement)
+    if values:
+        session.connection().execute(_requests.update().where(_requests.c.id == request_id).values(**values))
 
 
 def claim_notification(session: Session, request_id: str, *, told: str, now_status: str) -> bool:
     """Take the right to tell the requester about `now_status`; only one caller gets it."""
-    statement = (
-        update(CancellationRequest)
-        .where(col(CancellationRequest.id) == request_id, col(CancellationRequest.notified_status) == told)
-        .where(col(CancellationRequest.status) == now_status)
-        .values(notified_status=now_status)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(session.execute(statement).rowcount == 1)  # type: ignore[attr-defined]
+    return _run(session, _CLAIM_NOTIFICATION, {"request_id": request_id, "told": told, "now_status": now_status}) == 1
 
 
 def release_notification(session: Session, request_id: str, *, claimed: str, before: str) -> None:
     """Undo a claim whose DM could not be sent, so a later sync tries again."""
-    statement = (
-        update(CancellationRequest)
-        .where(col(CancellationRequest.id) == request_id, col(CancellationRequest.notified_status) == claimed)
-        .values(notified_status=before)
-        .execution_options(synchronize_session=False)
-    )
-    session.execute(statement)
+    _run(session, _RELEASE_NOTIFICATION, {"request_id": request_id, "claimed": claimed, "before": before})
 
 
 def needing_slack_catch_up(session: Session, *, limit: int = 100) -> list[CancellationRequest]:

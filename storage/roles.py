@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from sqlalchemy import Connection, bindparam
 from sqlmodel import Session, col, select
 
 from storage import audit
@@ -29,14 +31,19 @@ def parse_role(raw: str) -> Role:
         raise RoleError(f"{raw!r} is not a role: use one of {names}") from None
 
 
-def roles_of(session: Session, user_id: str) -> set[Role]:
-    query = select(RoleAssignment.role).where(RoleAssignment.user_id == user_id)
-    return {Role(r) for r in session.exec(query).all()}
+_table: Any = RoleAssignment.__table__  # type: ignore[attr-defined]
+# Built once: every Slack request asks this before its ack, so it skips statement building and ORM loading.
+_ROLES_OF = _table.select().with_only_columns(_table.c.role).where(_table.c.user_id == bindparam("user_id"))
 
 
-def has_role(session: Session, user_id: str, needed: Role) -> bool:
+def roles_of(db: Session | Connection, user_id: str) -> set[Role]:
+    connection = db.connection() if isinstance(db, Session) else db
+    return {Role(r) for r in connection.execute(_ROLES_OF, {"user_id": user_id}).scalars()}
+
+
+def has_role(db: Session | Connection, user_id: str, needed: Role) -> bool:
     """True when any of the user's roles includes `needed` (admin > approver > requester)."""
-    return any(role.includes(needed) for role in roles_of(session, user_id))
+    return any(role.includes(needed) for role in roles_of(db, user_id))
 
 
 def grant(session: Session, *, user_id: str, role: Role, actor: str) -> bool:

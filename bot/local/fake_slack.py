@@ -45,6 +45,7 @@ class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.messages: list[Message] = []
+        self._posted: dict[tuple[str, str], Message] = {}  # (channel, ts) -> message, for chat.update
         self.unreachable_channels: set[str] = set()
         self.views: dict[str, dict[str, Any]] = {}  # user -> the App Home view last published
         self.files: list[dict[str, Any]] = []  # uploads completed: channel, filename, content
@@ -155,9 +156,10 @@ class FakeSlack:
                 channel, self._next_ts(), str(args.get("text", "")), _blocks(args), thread_ts=args.get("thread_ts")
             )
             self.messages.append(message)
+            self._posted[(channel, message.ts)] = message
             return 200, {"ok": True, "channel": channel, "ts": message.ts}, {}
         if method == "chat.update":
-            found = next((m for m in self.messages if m.channel == channel and m.ts == args.get("ts")), None)
+            found = self._posted.get((channel, str(args.get("ts"))))
             if found is None:
                 return 200, {"ok": False, "error": "message_not_found"}, {}
             found.text, found.blocks, found.updates = str(args.get("text", "")), _blocks(args), found.updates + 1

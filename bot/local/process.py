@@ -60,6 +60,11 @@ class BotProcess:
                 return int(line.split()[1]) * 1024
         raise RuntimeError("VmRSS not found")
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process has used so far, from /proc (Linux)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def output(self) -> str:
         return self.log_path.read_text()
 

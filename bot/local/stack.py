@@ -43,7 +43,6 @@ class LocalStack:
     def close(self) -> None:
         self.driver.close()
         self.server.close()
-        self.services.acks.drain(timeout=10)
         self.services.pool.drain(timeout=10)
         self.slack.stop()
         self.services.database.dispose()
@@ -78,8 +77,8 @@ class LocalStack:
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Until no listener, worker or Slack update is in flight."""
-        pools = (self.services.acks, self.services.pool)
-        self.wait_until(lambda: all(p.busy == 0 for p in pools), timeout=timeout, what="in-flight work to finish")
+        pool = self.services.pool
+        self.wait_until(lambda: pool.busy == 0, timeout=timeout, what="in-flight work to finish")
 
     def latest_request_id(self, channel: str) -> str:
         """The request id on the newest card in `channel` (read from its buttons)."""
