@@ -58,16 +58,20 @@ def render(results: dict[str, Any]) -> str:
         ack = results["ack"]
         lines += [
             "",
-            "ack latency (slash command over HTTP)      floor p50/p99     cancel-sub p50/p99   ratio p50/p99",
-            "-" * 100,
+            "ack latency, ms (slash command over HTTP)   floor p50/p99   cancel-sub p50/p99   ratio p50/p99"
+            "   | floor in request thread p50/p99, ratio",
+            "-" * 140,
         ]
         for row in ack["levels"]:
-            f, c = row["floor"], row["cancel_sub"]
+            f, t, c = row["floor"], row["floor_in_request_thread"], row["cancel_sub"]
             lines.append(
-                f"  {row['senders']:>3} senders x {c['requests']:<5}              "
-                f"{f['p50_ms']:>7.1f} / {f['p99_ms']:<7.1f}   {c['p50_ms']:>7.1f} / {c['p99_ms']:<7.1f}   "
-                f"{row['ratio_p50']:.2f} / {row['ratio_p99']:.2f}"
+                f"  {row['senders']:>3} senders x {c['requests']:<5}               "
+                f"{f['p50_ms']:>6.1f} / {f['p99_ms']:<6.1f}  {c['p50_ms']:>7.1f} / {c['p99_ms']:<7.1f}    "
+                f"{row['ratio_p50']:.2f} / {row['ratio_p99']:.2f}      | "
+                f"{t['p50_ms']:>6.1f} / {t['p99_ms']:<6.1f}  {row['ratio_in_thread_p50']:.2f} / "
+                f"{row['ratio_in_thread_p99']:.2f}"
             )
+        lines.append(f"  bot CPU per command (ack and the work after it): {ack['bot_cpu_ms_per_command']} ms")
         lines.append(
             f"  memory (RSS of cancel-sub serve): idle {ack['rss_idle_mb']} MB, after {ack['rss_after_mb']} MB"
         )
@@ -78,7 +82,7 @@ def render(results: dict[str, Any]) -> str:
             f"approval throughput: {t['approvals']} approvals, provider {t['provider_seconds']} s each, "
             f"{t['listener_threads']} listener threads",
             f"  wall {t['wall_s']} s, ideal {t['ideal_s']} s ({t['over_ideal_pct']:+.1f} %), "
-            f"provider cancels {t['provider_cancels']}",
+            f"provider cancels {t['provider_cancels']}, bot CPU {t['bot_cpu_ms_per_approval']} ms per approval",
         ]
     if "audit" in results:
         a = results["audit"]

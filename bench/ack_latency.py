@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import sys
-import threading
 import time
-from collections.abc import Callable
-from http.client import HTTPConnection
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import text
 
 from bench.fakes import FakesProcess
-from bench.measure import run_senders, summary_ms
+from bench.measure import Signed, poster, run_senders, summary_ms
 from bot.local.process import BotProcess
 from storage import migrate, roles
 from storage.database import Database
@@ -40,32 +37,13 @@ def _env(fakes: FakesProcess, database_url: str) -> dict[str, str]:
 
 
 def _measure(bot: BotProcess, *, total: int, senders: int, text_typed: str) -> dict[str, Any]:
-    endpoint = urlsplit(bot.driver.endpoint)
-    local = threading.local()
-
-    def signed(count: int) -> list[tuple[bytes, dict[str, str]]]:
-        # Built before the clock starts: the figures time the server, not the sender's signing.
+    def signed(count: int) -> list[Signed]:
         bodies = [bot.driver.command_body(text_typed, user=AGENT) for _ in range(count)]
         return [(body.encode(), bot.driver.signed_headers(body)) for body in bodies]
 
-    def sender(requests: list[tuple[bytes, dict[str, str]]]) -> Callable[[int], None]:
-        def send(i: int) -> None:
-            # One kept-alive connection per sender thread; http.client adds little work of its own.
-            connection = getattr(local, "connection", None)
-            if connection is None:
-                connection = local.connection = HTTPConnection(endpoint.hostname, endpoint.port, timeout=30)
-            body, headers = requests[i]
-            connection.request("POST", endpoint.path, body=body, headers=headers)
-            response = connection.getresponse()
-            answer = response.read()
-            if response.status != 200:
-                raise RuntimeError(f"HTTP {response.status}: {answer[:200]!r}")
-
-        return send
-
     warm_up = min(100, total)
-    run_senders(warm_up, senders, sender(signed(warm_up)))  # connections, imports, caches
-    latencies, wall = run_senders(total, senders, sender(signed(total)))
+    run_senders(warm_up, senders, poster(bot.driver.endpoint, signed(warm_up)))  # connections, imports, caches
+    latencies, wall = run_senders(total, senders, poster(bot.driver.endpoint, signed(total)))
     return {**summary_ms(latencies), "requests": total, "requests_per_s": round(total / wall, 1)}
 
 
@@ -75,54 +53,59 @@ def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 5
     migrate.upgrade(database.engine)
     with database.session() as session:
         roles.grant(session, user_id=AGENT, role=Role.REQUESTER, actor="cli:bench")
-    fakes = FakesProcess()
-    response_base = fakes.response_base
-    env = _env(fakes, database_url)
-    bot = BotProcess(env=env, cwd=workdir, signing_secret=SECRET, response_base=response_base)
-    floor = BotProcess(
-        env=env,
-        cwd=workdir,
-        signing_secret=SECRET,
-        response_base=response_base,
-        argv=[sys.executable, "-m", "bench.bare_bolt"],
-    )
-    try:
+    with ExitStack() as stack:
+        stack.callback(database.dispose)
+        fakes = FakesProcess()
+        stack.callback(fakes.close)
+        env = _env(fakes, database_url)
+
+        def start(argv: list[str] | None = None) -> BotProcess:
+            process = BotProcess(
+                env=env, cwd=workdir, signing_secret=SECRET, response_base=fakes.response_base, argv=argv
+            )
+            stack.callback(process.close)
+            return process
+
+        bot = start()
+        floor = start([sys.executable, "-m", "bench.bare_bolt"])
+        # Bolt answering from the request's thread, as cancel-sub does: the floor without Bolt's 10 ms ack polling.
+        floor_in_thread = start([sys.executable, "-m", "bench.bare_bolt", "--in-request-thread"])
         time.sleep(1)
         rss_idle = bot.rss_bytes()
         cpu_before = bot.cpu_seconds()
         rows = []
         for senders in levels:
             floor_figures = _measure(floor, total=total, senders=senders, text_typed="help")
+            in_thread = _measure(floor_in_thread, total=total, senders=senders, text_typed="help")
             bot_figures = _measure(bot, total=total, senders=senders, text_typed="sandbox sb_1001 benchmark request")
             rows.append(
                 {
                     "senders": senders,
                     "floor": floor_figures,
+                    "floor_in_request_thread": in_thread,
                     "cancel_sub": bot_figures,
                     "ratio_p50": round(bot_figures["p50_ms"] / floor_figures["p50_ms"], 2),
                     "ratio_p99": round(bot_figures["p99_ms"] / floor_figures["p99_ms"], 2),
+                    "ratio_in_thread_p50": round(bot_figures["p50_ms"] / in_thread["p50_ms"], 2),
+                    "ratio_in_thread_p99": round(bot_figures["p99_ms"] / in_thread["p99_ms"], 2),
                 }
             )
         expected = (min(100, total) + total) * len(levels)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and _requests(database) < expected:
-            time.sleep(0.2)  # let the work after each ack (lookup, card) finish before reading memory
-        stored = _requests(database)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and _cards_posted(database) < expected:
+            time.sleep(0.2)  # let the work after each ack (lookup, request, card) finish before reading memory
+        posted = _cards_posted(database)
         return {
             "levels": rows,
             # Everything the bot did per command: the ack and the work after it (lookup, request, card, thread).
-            "bot_cpu_ms_per_command": round((bot.cpu_seconds() - cpu_before) * 1000 / max(1, stored), 2),
+            "bot_cpu_ms_per_command": round((bot.cpu_seconds() - cpu_before) * 1000 / max(1, posted), 2),
             "rss_idle_mb": round(rss_idle / 2**20, 1),
             "rss_after_mb": round(bot.rss_bytes() / 2**20, 1),
-            "requests_stored": stored,
+            "cards_posted": posted,
         }
-    finally:
-        bot.close()
-        floor.close()
-        fakes.close()
-        database.dispose()
 
 
-def _requests(database: Database) -> int:
+def _cards_posted(database: Database) -> int:
     with database.engine.connect() as connection:
-        return int(connection.execute(text("SELECT count(*) FROM cancellation_requests")).scalar_one())
+        query = text("SELECT count(*) FROM cancellation_requests WHERE card_ts IS NOT NULL")
+        return int(connection.execute(query).scalar_one())

@@ -1,4 +1,9 @@
-"""The floor: a Bolt app whose slash command only acks, served by the same server as cancel-sub."""
+"""The floor: a Bolt app whose slash command only acks, served by the same server as cancel-sub.
+
+`python -m bench.bare_bolt` is Bolt as it comes (the listener runs in Bolt's executor and the request's thread
+polls for its ack every 10 ms); with `--in-request-thread` the listener runs in the request's thread and the
+answer goes out when it returns, as cancel-sub does (`process_before_response=True`).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,15 @@ from slack_sdk import WebClient
 from bot.server import HttpServer
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     # The same Web API client set-up as the bot: Bolt's authorization calls auth.test once, at SLACK_API_URL.
     client = WebClient(token="xoxb-floor", base_url=os.environ["SLACK_API_URL"])
-    app = App(signing_secret=os.environ["SLACK_SIGNING_SECRET"], client=client, token_verification_enabled=False)
+    app = App(
+        signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+        client=client,
+        token_verification_enabled=False,
+        process_before_response="--in-request-thread" in argv,
+    )
 
     @app.command("/cancel-sub")
     def only_ack(ack: Ack) -> None:
@@ -36,4 +46,4 @@ def _wsgi(app: App):  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

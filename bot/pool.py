@@ -1,8 +1,10 @@
-"""Thread pools that know what is in flight: Bolt's listeners (until they ack) and the work after each ack."""
+"""The thread pool for the work after each ack: it knows what is in flight and runs below the acks' CPU priority."""
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -12,8 +14,10 @@ log = logging.getLogger(__name__)
 
 
 class ListenerPool(ThreadPoolExecutor):
-    def __init__(self, max_workers: int, *, name: str) -> None:
-        super().__init__(max_workers=max_workers, thread_name_prefix=name)
+    def __init__(self, max_workers: int, *, name: str, niceness: int = 0) -> None:
+        super().__init__(
+            max_workers=max_workers, thread_name_prefix=name, initializer=_lower_priority, initargs=(niceness,)
+        )
         self._in_flight: set[Future[Any]] = set()
         self._lock = threading.Lock()
 
@@ -43,3 +47,14 @@ class ListenerPool(ThreadPoolExecutor):
         _done, not_done = wait(running, timeout=timeout)
         self.shutdown(wait=False, cancel_futures=True)
         return len(not_done)
+
+
+def _lower_priority(niceness: int) -> None:
+    """Run this thread at a lower CPU priority. Linux schedules each thread on its own, so under load the
+    threads answering Slack (which drops what is not answered within 3 s) get the CPU first."""
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return  # elsewhere a thread id is not a scheduling target
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    except OSError as exc:
+        log.debug("could not lower the priority of a work thread: %s", exc)

@@ -23,6 +23,10 @@ from providers.registry import ProviderConfig, Registry, build_registry
 from storage import migrate
 from storage.database import Database
 
+# The work after an ack (provider calls, cards, threads) may wait a little; the acks may not. Measured with
+# `python3 tasks.py bench`: under a burst, acks' p99 roughly halves, and approval throughput is unchanged.
+WORK_NICENESS = 10
+
 
 @dataclass
 class Services:
@@ -96,7 +100,7 @@ def build_services(
         workflow=workflow,
         client=client,
         cards=Cards(registry, database, notifier, thread_lease=timedelta(seconds=settings.recover_after_seconds)),
-        pool=ListenerPool(settings.listener_threads, name="work"),
+        pool=ListenerPool(settings.listener_threads, name="work", niceness=WORK_NICENESS),
         notifier=notifier,
         admin=Admin(database=database, grant_ttl=timedelta(minutes=settings.request_ttl_minutes)),
     )

@@ -7,8 +7,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from bot.local.quiet_server import QuietHTTPServer
 
 PATH = re.compile(r"^/v3/subscriptions/(\d+)$")
 
@@ -28,8 +30,7 @@ class FakeOneKey:
         self.delete_behaviour = DeleteBehaviour()
         self.delete_seen = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler())
         threading.Thread(target=self._server.serve_forever, name="fake-onekey", daemon=True).start()
 
     @property

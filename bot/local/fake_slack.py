@@ -6,9 +6,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from bot.local.quiet_server import QuietHTTPServer
 
 
 @dataclass
@@ -53,8 +55,7 @@ class FakeSlack:
         self._failures: list[Failure] = []
         self._lock = threading.Lock()
         self._ts = 1_700_000_000_000_000
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True)
 
     def __enter__(self) -> FakeSlack:
