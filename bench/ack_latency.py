@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.fakes import FakesProcess
-from bench.measure import Signed, poster, run_senders, summary_ms
+from bench.measure import Signed, poster, run_senders, serve_argv, summary_ms
 from bot.local.process import BotProcess
 from storage import migrate, roles
 from storage.database import Database
@@ -47,7 +47,9 @@ def _measure(bot: BotProcess, *, total: int, senders: int, text_typed: str) -> d
     return {**summary_ms(latencies), "requests": total, "requests_per_s": round(total / wall, 1)}
 
 
-def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 50)) -> dict[str, Any]:
+def run(
+    workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 50), workers: int = 1
+) -> dict[str, Any]:
     database_url = f"sqlite:///{workdir / 'ack.db'}"
     database = Database(database_url)
     migrate.upgrade(database.engine)
@@ -66,12 +68,12 @@ def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 5
             stack.callback(process.close)
             return process
 
-        bot = start()
+        bot = start(serve_argv(workers))
         floor = start([sys.executable, "-m", "bench.bare_bolt"])
         # Bolt answering from the request's thread, as cancel-sub does: the floor without Bolt's 10 ms ack polling.
         floor_in_thread = start([sys.executable, "-m", "bench.bare_bolt", "--in-request-thread"])
         time.sleep(1)
-        rss_idle = bot.rss_bytes()
+        rss_idle, pss_idle = bot.rss_bytes(), bot.pss_bytes()
         cpu_before = bot.cpu_seconds()
         rows = []
         for senders in levels:
@@ -96,11 +98,14 @@ def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 5
             time.sleep(0.2)  # let the work after each ack (lookup, request, card) finish before reading memory
         posted = _cards_posted(database)
         return {
+            "workers": workers,
             "levels": rows,
             # Everything the bot did per command: the ack and the work after it (lookup, request, card, thread).
             "bot_cpu_ms_per_command": round((bot.cpu_seconds() - cpu_before) * 1000 / max(1, posted), 2),
             "rss_idle_mb": round(rss_idle / 2**20, 1),
             "rss_after_mb": round(bot.rss_bytes() / 2**20, 1),
+            "pss_idle_mb": round(pss_idle / 2**20, 1),
+            "pss_after_mb": round(bot.pss_bytes() / 2**20, 1),
             "cards_posted": posted,
         }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -87,6 +88,12 @@ def poster(endpoint: str, requests: Sequence[Signed]) -> Callable[[int], None]:
             raise RuntimeError(f"HTTP {response.status}: {answer[:200]!r}")
 
     return send
+
+
+def serve_argv(workers: int) -> list[str]:
+    """`cancel-sub serve` on a free port, with `--workers` when more than one."""
+    argv = [sys.executable, "-m", "bot", "serve", "--port", "0"]
+    return [*argv, "--workers", str(workers)] if workers > 1 else argv
 
 
 def machine() -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.fakes import FakesProcess
-from bench.measure import poster, run_senders
+from bench.measure import poster, run_senders, serve_argv
 from bot import blocks
 from bot.local.process import BotProcess
 from storage import migrate, roles
@@ -27,6 +27,7 @@ def run(
     approvals: int = 500,
     provider_seconds: float = 0.2,
     threads: int = 16,
+    workers: int = 1,
     database_url: str | None = None,
 ) -> dict[str, Any]:
     database_url = database_url or f"sqlite:///{workdir / 'throughput.db'}"
@@ -54,6 +55,7 @@ def run(
         cwd=workdir,
         signing_secret=SECRET,
         response_base=fakes.response_base,
+        argv=serve_argv(workers),
     )
     try:
         run_senders(
@@ -73,12 +75,13 @@ def run(
         _wait(lambda: _count(database, "status = 'cancelled'") == approvals, "every cancel", timeout=600)
         wall = time.perf_counter() - started
         cpu = bot.cpu_seconds() - cpu_before
-        ideal = approvals * provider_seconds / threads
+        ideal = approvals * provider_seconds / (threads * workers)
         return {
             "database": database_url.split(":", 1)[0].split("+", 1)[0],
             "approvals": approvals,
             "provider_seconds": provider_seconds,
             "listener_threads": threads,
+            "workers": workers,
             "wall_s": round(wall, 2),
             "ideal_s": round(ideal, 2),
             "over_ideal_pct": round((wall / ideal - 1) * 100, 1),

@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve Slack's HTTP requests at POST /slack/events")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        help="bot processes sharing the port, to use several cores (default 1)",
+    )
     commands.add_parser("demo", help="the whole flow offline: sandbox provider and a local fake Slack")
 
     roles_cmd = commands.add_parser("roles", help="grant, revoke and list roles")
@@ -84,6 +90,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _workers(raw: str) -> int:
+    try:
+        count = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"{count} workers: use 1 to 64")
+    return count
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "roles":
         return _roles(args, settings)
@@ -100,7 +116,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         return entrypoints.run_socket_mode(settings)
     if args.command == "serve":
-        return entrypoints.serve_http(settings, host=args.host, port=args.port)
+        return entrypoints.serve_http(settings, host=args.host, port=args.port, workers=args.workers)
     if args.command == "demo":
         return entrypoints.run_demo()
     raise AssertionError(f"unhandled command {args.command}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -86,18 +87,38 @@ def run_socket_mode(settings: Settings) -> int:
     return 0
 
 
-def serve_http(settings: Settings, *, host: str, port: int) -> int:
+def serve_http(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    listener: socket.socket | None = None,
+    worker: int | None = None,
+) -> int:
+    """HTTP mode. With `workers` > 1, that many bot processes share the port (bot/workers.py); each of them
+    arrives here again with the shared `listener`."""
     require(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     _logging(settings)
+    if workers > 1:
+        from bot.workers import supervise
+
+        return supervise(settings, host=host, port=port, workers=workers)
     services, sweeper = _start(settings)
     server = HttpServer(
-        make_wsgi_app(build_app(services), services.database), host=host, port=port, threads=settings.listener_threads
+        make_wsgi_app(build_app(services), services.database),
+        host=host,
+        port=port,
+        threads=settings.listener_threads,
+        listener=listener,
     )
     _on_stop_signals(then=server.close)
-    log.info(
-        "serving on http://%s:%d/slack/events; providers %s", host, server.port, services.registry.describe_enabled()
-    )
-    print(f"listening on http://{host}:{server.port}", file=sys.stderr, flush=True)
+    where = f"http://{host or '127.0.0.1'}:{server.port}"
+    if worker is None:
+        log.info("serving on %s/slack/events; providers %s", where, services.registry.describe_enabled())
+        print(f"listening on {where}", file=sys.stderr, flush=True)
+    else:
+        log.info("worker %d (pid %d) serving; providers %s", worker, os.getpid(), services.registry.describe_enabled())
     server.serve_forever()
     _finish(services, sweeper)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -54,11 +55,20 @@ def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> l
 class HttpServer:
     """A waitress server that can run in a thread (tests, demo) or in the foreground (`cancel-sub serve`)."""
 
-    def __init__(self, wsgi_app: Any, *, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
+    def __init__(
+        self,
+        wsgi_app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = 8,
+        listener: socket.socket | None = None,
+    ) -> None:
+        # `listener`: a socket already bound and listening, shared with other worker processes.
+        where: dict[str, Any] = {"sockets": [listener]} if listener is not None else {"host": host, "port": port}
         self._server = create_server(
             wsgi_app,
-            host=host,
-            port=port,
+            **where,
             threads=threads,
             ident="cancel-sub",
             # Slack's payloads are a few kilobytes; anything near this is not Slack (answered 413).

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: processes meet on SQLite's busy timeout only
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -61,6 +68,56 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+class WriterLock:
+    """One SQLite writer at a time, handed over at once: threads of this process queue on a lock, processes on a
+    lock file beside the database. SQLite's own busy handler makes waiting writers sleep in growing steps (up to
+    100 ms); this never sleeps. Winners of a decision are still settled by conditional updates, not by this."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+        self._fd_pid = 0
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def _file(self) -> int | None:
+        if self._path is None or fcntl is None:
+            return None
+        if self._fd is None or self._fd_pid != os.getpid():
+            # A forked child opens its own: a lock on an inherited descriptor would be shared with the parent.
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._fd_pid = os.getpid()
+        return self._fd
+
+    def close(self) -> None:
+        if self._fd is not None and self._fd_pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+
+def _sqlite_file(url: str) -> Path | None:
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 class Database:
     """One engine and the sessions made from it; the single entry point the other storage modules use."""
 
@@ -68,10 +125,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
-        # SQLite has one writer at a time. Its busy handler makes waiting writers sleep in growing steps
-        # (up to 100 ms), so writers of this process queue here instead and are handed the lock at once;
-        # other processes still meet on the busy timeout. Winners are still decided by conditional updates.
-        self._writer = threading.Lock() if is_sqlite(self.engine) else None
+        self._writer: WriterLock | None = None
+        if is_sqlite(self.engine):
+            path = _sqlite_file(url)
+            self._writer = WriterLock(path.with_name(path.name + "-writer.lock") if path else None)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -115,6 +172,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._writer is not None:
+            self._writer.close()
 
     def __repr__(self) -> str:
         # The URL may carry a password.

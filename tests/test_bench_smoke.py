@@ -18,7 +18,11 @@ def test_every_benchmark_runs_at_tiny_sizes(tmp_path: Path, capsys: pytest.Captu
     for row in results["ack"]["levels"]:
         assert row["floor"]["requests"] == row["cancel_sub"]["requests"] == 40
         assert row["cancel_sub"]["p99_ms"] >= row["cancel_sub"]["p50_ms"] > 0
-    assert results["ack"]["rss_after_mb"] > 0
+    for row in results["ack"]["levels"]:
+        assert row["floor_in_request_thread"]["requests"] == 40
+    assert results["ack"]["rss_after_mb"] > 0 and results["ack"]["pss_after_mb"] > 0
+    assert results["ack"]["cards_posted"] == (40 + 40) * 2  # warm-up and measured commands, two levels
+    assert results["ack"]["bot_cpu_ms_per_command"] > 0 and results["throughput"]["bot_cpu_ms_per_approval"] > 0
     assert results["throughput"]["provider_cancels"] == results["throughput"]["approvals"] == 16
     assert results["audit"]["events"] == 4000 and results["audit"]["verify_s"] > 0
     printed = capsys.readouterr().out

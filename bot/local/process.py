@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -53,23 +54,58 @@ class BotProcess:
             time.sleep(0.05)
         raise TimeoutError(f"the bot did not start:\n{self.log_path.read_text()}")
 
+    def pids(self) -> list[int]:
+        """The process and its descendants (the workers of `serve --workers N`), from /proc (Linux)."""
+        parents: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # ended while we looked
+            parents[int(stat.parent.name)] = int(fields[1])
+        tree = [self.process.pid]
+        for pid in tree:
+            tree.extend(child for child, parent in parents.items() if parent == pid)
+        return tree
+
     def rss_bytes(self) -> int:
-        """Resident memory of the process, from /proc (Linux)."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        raise RuntimeError("VmRSS not found")
+        """Resident memory of the process and its workers, from /proc (Linux)."""
+        total = 0
+        for pid in self.pids():
+            for line in _read(Path(f"/proc/{pid}/status")).splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        return total
+
+    def pss_bytes(self) -> int:
+        """Proportional memory of the process and its workers: pages they share (forked workers share most)
+        counted once, from /proc/PID/smaps_rollup (Linux 4.14+)."""
+        total = 0
+        for pid in self.pids():
+            for line in _read(Path(f"/proc/{pid}/smaps_rollup")).splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+        return total
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time the process has used so far, from /proc (Linux)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User plus system CPU time the process and its live workers have used so far, from /proc (Linux)."""
+        ticks = 0
+        for pid in self.pids():
+            stat = _read(Path(f"/proc/{pid}/stat"))
+            if stat:
+                fields = stat.rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def output(self) -> str:
         return self.log_path.read_text()
 
     def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
+        """SIGKILL to the process and to its workers, which would otherwise outlive it for a moment."""
+        tree = self.pids()
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.process.wait(timeout=10)
 
     def terminate(self) -> None:
@@ -83,3 +119,10 @@ class BotProcess:
         if self.process.poll() is None:
             self.kill()
         self._log.close()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""  # the process ended meanwhile
