@@ -70,21 +70,19 @@ class BotProcess:
 
     def rss_bytes(self) -> int:
         """Resident memory of the process and its workers, from /proc (Linux)."""
-        total = 0
-        for pid in self.pids():
-            for line in _read(Path(f"/proc/{pid}/status")).splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        return total
+        return self._kibibytes("status", "VmRSS:") * 1024
 
     def pss_bytes(self) -> int:
         """Proportional memory of the process and its workers: pages they share (forked workers share most)
         counted once, from /proc/PID/smaps_rollup (Linux 4.14+)."""
+        return self._kibibytes("smaps_rollup", "Pss:") * 1024
+
+    def _kibibytes(self, filename: str, field: str) -> int:
         total = 0
         for pid in self.pids():
-            for line in _read(Path(f"/proc/{pid}/smaps_rollup")).splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
+            for line in _read(Path(f"/proc/{pid}/{filename}")).splitlines():
+                if line.startswith(field):
+                    total += int(line.split()[1])
         return total
 
     def cpu_seconds(self) -> float:
