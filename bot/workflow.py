@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from providers.base import (
     CancelResult,
@@ -232,18 +232,7 @@ class Workflow:
     # -- deciding -------------------------------------------------------------------------------------------
 
     def approve(self, request_id: str, *, approver: str) -> Result:
-        now = self.clock()
-        given = 0
-
-        def approvals_given(session: Session) -> None:
-            nonlocal given  # read in the same transaction as the request and the role
-            given = audit.count_actions(
-                session, actor=approver, action="request.approved", since=now - timedelta(hours=1)
-            )
-
-        request = self._load(
-            request_id, user=approver, needed=Role.APPROVER, attempted="approve", also_read=approvals_given
-        )
+        request = self._load(request_id, user=approver, needed=Role.APPROVER, attempted="approve")
         if isinstance(request, Result):
             return request
         if approver == request.requester and not self.policy.allow_self_approval:
@@ -252,7 +241,12 @@ class Workflow:
         expired = self._expired(request)
         if expired is not None:
             return expired
+        now = self.clock()
         limit = self.policy.max_approvals_per_hour
+        with self.database.reader() as session:
+            given = audit.count_actions(
+                session, actor=approver, action="request.approved", since=now - timedelta(hours=1)
+            )
         if given >= limit:
             self._audit(request.id, approver, "limit.approvals", {"limit": limit, "window": "1h"})
             return Result(
@@ -408,17 +402,14 @@ class Workflow:
         user: str,
         needed: Role | None,
         attempted: str,
-        also_read: Callable[[Session], None] | None = None,
     ) -> CancellationRequest | Result:
-        """The request, or the refusal when it does not exist or the user lacks the role (which is audited).
-        Everything is read in one transaction, with `also_read` when the caller needs more."""
+        """The request, or the refusal when it does not exist or the user lacks the role (which is audited);
+        both read in one transaction."""
         if not requests.looks_like_request_id(request_id):
             return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
         with self.database.reader() as session:
             request = requests.find(session, request_id)
             allowed = needed is None or roles.has_role(session, user, needed)
-            if request is not None and also_read is not None:
-                also_read(session)
         if request is None:
             return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
         if needed is not None and not allowed:
