@@ -94,7 +94,9 @@ def render(results: dict[str, Any]) -> str:
             f"approval throughput: {t['approvals']} approvals, provider {t['provider_seconds']} s each, "
             f"{t['workers']} worker(s) x {t['listener_threads']} listener threads",
             f"  wall {t['wall_s']} s, ideal {t['ideal_s']} s ({t['over_ideal_pct']:+.1f} %), "
-            f"provider cancels {t['provider_cancels']}, bot CPU {t['bot_cpu_ms_per_approval']} ms per approval",
+            f"provider cancels {t['provider_cancels']}",
+            f"  CPU per approval: bot {t['bot_cpu_ms_per_approval']} ms, fakes {t['fakes_cpu_ms_per_approval']} ms, "
+            f"senders {t['senders_cpu_ms_per_approval']} ms",
         ]
     if "audit" in results:
         a = results["audit"]

@@ -47,9 +47,7 @@ def _measure(bot: BotProcess, *, total: int, senders: int, text_typed: str) -> d
     return {**summary_ms(latencies), "requests": total, "requests_per_s": round(total / wall, 1)}
 
 
-def run(
-    workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 50), workers: int = 1
-) -> dict[str, Any]:
+def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 50), workers: int = 1) -> dict[str, Any]:
     database_url = f"sqlite:///{workdir / 'ack.db'}"
     database = Database(database_url)
     migrate.upgrade(database.engine)

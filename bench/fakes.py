@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot.local.fake_onekey import DeleteBehaviour, FakeOneKey
 from bot.local.fake_slack import FakeSlack
+from bot.local.process import cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,6 +49,9 @@ class FakesProcess:
         self._process.stdin.write(command + "\n")
         self._process.stdin.flush()
         return self._readline().strip()
+
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self._process.pid)
 
     def set_provider_delay(self, seconds: float) -> None:
         self._ask(f"delay {seconds}")

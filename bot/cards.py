@@ -97,8 +97,8 @@ class Cards:
                 client.chat_update(channel=request.channel, ts=request.card_ts, text=text, blocks=card)
             except (SlackClientError, OSError) as exc:
                 log.warning("could not update the card of %s: %s", request.id, _slack_error(exc))
-                with self._database.session() as session:
-                    requests.mark_card_dirty(session, request.id)
+                with self._database.plain(write=True) as db:
+                    requests.mark_card_dirty(db, request.id)
                 return
             with self._database.reader() as session:
                 now = requests.find(session, request.id)
@@ -106,40 +106,39 @@ class Cards:
                 break
             request = now
         if request.card_dirty:
-            with self._database.session() as session:
-                requests.mark_card_clean(session, request.id, shown_status=request.status)
+            with self._database.plain(write=True) as db:
+                requests.mark_card_clean(db, request.id, shown_status=request.status)
 
     def _thread(self, client: WebClient, request: CancellationRequest) -> None:
         """Post the events the thread lacks. One worker at a time holds the thread, so lines appear once and
         in order; it keeps posting until nothing is left, so events added meanwhile are not stranded."""
-        with self._database.reader() as session:
-            if requests.last_event_sequence(session, request.id) <= request.thread_sequence:
+        with self._database.plain() as db:
+            if requests.last_event_sequence(db, request.id) <= request.thread_sequence:
                 return  # nothing to post: no lease, no write
         now = audit.utcnow()
-        with self._database.session() as session:
-            if not requests.lock_thread(session, request.id, now=now, stale_before=now - self._thread_lease):
+        with self._database.plain(write=True) as db:
+            if not requests.lock_thread(db, request.id, now=now, stale_before=now - self._thread_lease):
                 return  # another worker is posting; it will post these events too
+            shown = requests.thread_sequence(db, request.id)
+            events = audit.events_for_request(db, request.id, after=shown)
         try:
             while True:
-                with self._database.reader() as session:
-                    shown = requests.thread_sequence(session, request.id)
-                    events = audit.events_for_request(session, request.id, after=shown)
                 if events:
                     client.chat_postMessage(
                         channel=request.channel, thread_ts=request.card_ts, text=blocks.audit_thread_text(events)
                     )
                     shown = events[-1].sequence
-                with self._database.session() as session:
+                with self._database.plain(write=True) as db:
                     # Record what was shown and let go, unless more events arrived meanwhile: deciding that in
                     # the same write means an event committed by another worker is never left unposted.
-                    more = requests.last_event_sequence(session, request.id) > shown
-                    requests.thread_posted(session, request.id, upto=shown if events else None, release=not more)
-                if not more:
+                    events = audit.events_for_request(db, request.id, after=shown)
+                    requests.thread_posted(db, request.id, upto=shown, release=not events)
+                if not events:
                     return
         except (SlackClientError, OSError) as exc:
             log.warning("could not post to the thread of %s: %s", request.id, _slack_error(exc))
-            with self._database.session() as session:
-                requests.thread_posted(session, request.id, upto=None, release=True)  # the sweep catches up
+            with self._database.plain(write=True) as db:
+                requests.thread_posted(db, request.id, upto=shown, release=True)  # the sweep catches up
 
 
 def _slack_error(exc: Exception) -> str:

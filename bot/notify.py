@@ -52,15 +52,13 @@ class Notifier:
         status = S(request.status)
         if status not in TOLD or request.notified_status == status.value:
             return
-        with self._database.session() as session:
-            if not requests.claim_notification(
-                session, request.id, told=request.notified_status, now_status=status.value
-            ):
+        with self._database.plain(write=True) as db:
+            if not requests.claim_notification(db, request.id, told=request.notified_status, now_status=status.value):
                 return
         text = f"Your request `{request.id}` to cancel `{request.subscription_id}`: {messages.status_line(request)}"
         if not self.dm(client, request.requester, text):
-            with self._database.session() as session:  # give it back: the sweep tries again
-                requests.release_notification(session, request.id, claimed=status.value, before=request.notified_status)
+            with self._database.plain(write=True) as db:  # give it back: the sweep tries again
+                requests.release_notification(db, request.id, claimed=status.value, before=request.notified_status)
 
     def alert_admins(self, client: WebClient, *, subject: str, kind: str, text: str) -> bool:
         """DM every admin, unless this subject and kind were already reported this hour."""

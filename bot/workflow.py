@@ -110,14 +110,14 @@ class Workflow:
     # -- authorization ------------------------------------------------------------------------------------
 
     def has_role(self, user_id: str, needed: Role) -> bool:
-        with self.database.peek() as connection:
-            return roles.has_role(connection, user_id, needed)
+        with self.database.plain() as db:
+            return roles.has_role(db, user_id, needed)
 
     def may_ask(self, user_id: str, command_key: str | None) -> tuple[bool, bool]:
         """Before the ack of a request: whether the user may ask, and whether this command was already handled."""
-        with self.database.peek() as connection:
-            allowed = roles.has_role(connection, user_id, Role.REQUESTER)
-            seen = bool(command_key) and allowed and requests.command_seen(connection, command_key or "")
+        with self.database.plain() as db:
+            allowed = roles.has_role(db, user_id, Role.REQUESTER)
+            seen = bool(command_key) and allowed and requests.command_seen(db, command_key or "")
         return allowed, seen
 
     def record_denied(self, user_id: str, *, needed: Role, attempted: str, request_id: str | None = None) -> None:
@@ -214,8 +214,8 @@ class Workflow:
         return Result(ok=True, request=created, events=events, lookup=found)
 
     def card_posted(self, request_id: str, *, channel: str, card_ts: str) -> None:
-        with self.database.session() as session:
-            requests.set_card(session, request_id, channel=channel, card_ts=card_ts)
+        with self.database.plain(write=True) as db:
+            requests.set_card(db, request_id, channel=channel, card_ts=card_ts)
 
     def close_unposted(self, request_id: str, *, why: str) -> Result:
         """The card could not be shown: nothing may stay pending where nobody can see it."""

@@ -14,7 +14,9 @@ from typing import Any, TextIO
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
 
+from storage import plain
 from storage.models import AuditCheck, AuditEvent, AuditHead, CancellationRequest
+from storage.plain import Plain, Statement
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -65,10 +67,9 @@ _head: Any = AuditHead.__table__  # type: ignore[attr-defined]
 _LOCK_HEAD = select(_head.c.sequence, _head.c.hash).where(_head.c.id == HEAD_ID).with_for_update()
 _MOVE_HEAD = _head.update().where(_head.c.id == HEAD_ID).values(sequence=bindparam("sequence"), hash=bindparam("hash"))
 _INSERT_EVENT = _events.insert()
-_EVENTS_OF_REQUEST = (
-    select(AuditEvent)
-    .where(col(AuditEvent.request_id) == bindparam("request_id"), col(AuditEvent.sequence) > bindparam("after"))
-    .order_by(col(AuditEvent.sequence))
+_EVENTS_OF_REQUEST = Statement(
+    """SELECT sequence, time, request_id, actor, action, detail, previous_hash, hash FROM audit_events
+    WHERE request_id = :request_id AND sequence > :after ORDER BY sequence"""
 )
 
 
@@ -181,9 +182,25 @@ def _iter_events(session: Session, *, batch_size: int, since: datetime | None = 
         last = batch[-1].sequence
 
 
-def events_for_request(session: Session, request_id: str, *, after: int = 0) -> list[AuditEvent]:
-    """The request's events in order; only those past sequence `after` when given."""
-    return list(session.exec(_EVENTS_OF_REQUEST, params={"request_id": request_id, "after": after}).all())
+def events_for_request(db: Session | Plain, request_id: str, *, after: int = 0) -> list[AuditEvent]:
+    """The request's events in order; only those past sequence `after` when given. Every card update reads
+    these, so a plain statement."""
+    db = plain.on(db)
+    return [
+        AuditEvent(
+            sequence=sequence,
+            time=db.time(time),
+            request_id=request,
+            actor=actor,
+            action=action,
+            detail=detail,
+            previous_hash=previous_hash,
+            hash=hash_,
+        )
+        for sequence, time, request, actor, action, detail, previous_hash, hash_ in db.all(
+            _EVENTS_OF_REQUEST, {"request_id": request_id, "after": after}
+        )
+    ]
 
 
 def events_for_subscription(

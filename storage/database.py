@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +15,11 @@ except ImportError:  # not POSIX: processes meet on SQLite's busy timeout only
     fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
+
+from storage.plain import Plain
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "cancel_sub_read_only"
@@ -126,7 +128,8 @@ class Database:
         self.engine = make_engine(url, pool_size=pool_size)
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._writer: WriterLock | None = None
-        if is_sqlite(self.engine):
+        self._sqlite = is_sqlite(self.engine)
+        if self._sqlite:
             path = _sqlite_file(url)
             self._writer = WriterLock(path.with_name(path.name + "-writer.lock") if path else None)
 
@@ -157,10 +160,26 @@ class Database:
             yield session
 
     @contextmanager
-    def peek(self) -> Iterator[Connection]:
-        """A bare connection for a few quick reads (no ORM session, no write lock): checks made before an ack."""
-        with self._read_engine.connect() as connection:
-            yield connection
+    def plain(self, *, write: bool = False) -> Iterator[Plain]:
+        """A driver connection from the pool for a few plain statements in one transaction (see storage.plain):
+        committed when the block ends normally, rolled back otherwise. Writes queue like a session's do."""
+        with self._writing() if write else nullcontext():
+            connection = self.engine.raw_connection()
+            try:
+                cursor = connection.cursor()
+                if self._sqlite:
+                    # As for sessions: a writer takes SQLite's write lock at once, a reader takes none.
+                    cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield Plain(cursor, self.engine.dialect)
+                    connection.commit()
+                except BaseException:
+                    connection.rollback()
+                    raise
+                finally:
+                    cursor.close()
+            finally:
+                connection.close()  # back to the pool
 
     def ping(self) -> bool:
         try:

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, func, or_, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, update
 from sqlmodel import Session, col, select
 
-from storage import audit
+from storage import audit, plain
 from storage.errors import IllegalTransition, RequestNotFound
 from storage.models import AuditEvent, CancellationRequest, RequestStatus
+from storage.plain import Plain, Statement
 
 S = RequestStatus
 
@@ -59,12 +60,6 @@ def check_transition(current: RequestStatus, target: RequestStatus) -> None:
 
 _requests: Any = CancellationRequest.__table__  # type: ignore[attr-defined]
 _BY_ID = select(CancellationRequest).where(col(CancellationRequest.id) == bindparam("id"))
-_events: Any = AuditEvent.__table__  # type: ignore[attr-defined]
-_LAST_EVENT = select(func.max(_events.c.sequence)).where(_events.c.request_id == bindparam("request_id"))
-_THREAD_SEQUENCE = select(_requests.c.thread_sequence).where(_requests.c.id == bindparam("id"))
-_COMMAND_SEEN = (
-    _requests.select().with_only_columns(_requests.c.id).where(_requests.c.command_key == bindparam("command_key"))
-)
 
 
 @dataclass(frozen=True)
@@ -131,11 +126,6 @@ def find(session: Session, request_id: str) -> CancellationRequest | None:
     return session.exec(_BY_ID, params={"id": request_id.upper()}).one_or_none()
 
 
-def command_seen(connection: Connection, command_key: str) -> bool:
-    """Whether a request was already made from this command delivery (asked before the ack: kept cheap)."""
-    return connection.execute(_COMMAND_SEEN, {"command_key": command_key}).first() is not None
-
-
 def by_command_key(session: Session, command_key: str) -> CancellationRequest | None:
     query = select(CancellationRequest).where(CancellationRequest.command_key == command_key)
     return session.exec(query).one_or_none()
@@ -178,88 +168,82 @@ def transition(
     return TransitionResult(won=won, request=get(session, request_id), event=event)
 
 
-_SET_CARD = (
-    _requests.update()
-    .where(_requests.c.id == bindparam("request_id"))
-    .values(channel=bindparam("card_channel"), card_ts=bindparam("posted_ts"))
+# The card, thread and DM bookkeeping runs several times per click: plain statements (see storage.plain).
+_SET_CARD = Statement("UPDATE cancellation_requests SET channel = :channel, card_ts = :card_ts WHERE id = :id")
+_MARK_DIRTY = Statement("UPDATE cancellation_requests SET card_dirty = :dirty WHERE id = :id")
+_MARK_CLEAN = Statement(
+    "UPDATE cancellation_requests SET card_dirty = :dirty WHERE id = :id AND status = :shown_status"
 )
-_MARK_DIRTY = _requests.update().where(_requests.c.id == bindparam("request_id")).values(card_dirty=True)
-_MARK_CLEAN = (
-    _requests.update()
-    .where(_requests.c.id == bindparam("request_id"), _requests.c.status == bindparam("shown_status"))
-    .values(card_dirty=False)
+_LOCK_THREAD = Statement(
+    """UPDATE cancellation_requests SET thread_lock_at = :now
+    WHERE id = :id AND (thread_lock_at IS NULL OR thread_lock_at < :stale_before)"""
 )
-_LOCK_THREAD = (
-    _requests.update()
-    .where(_requests.c.id == bindparam("request_id"))
-    .where(or_(_requests.c.thread_lock_at.is_(None), _requests.c.thread_lock_at < bindparam("stale_before")))
-    .values(thread_lock_at=bindparam("now"))
+_THREAD_SEQUENCE = Statement("SELECT thread_sequence FROM cancellation_requests WHERE id = :id")
+_LAST_EVENT = Statement("SELECT max(sequence) FROM audit_events WHERE request_id = :id")
+_THREAD_POSTED = Statement("UPDATE cancellation_requests SET thread_sequence = :upto WHERE id = :id")
+_THREAD_RELEASED = Statement(
+    "UPDATE cancellation_requests SET thread_sequence = :upto, thread_lock_at = NULL WHERE id = :id"
 )
-_CLAIM_NOTIFICATION = (
-    _requests.update()
-    .where(_requests.c.id == bindparam("request_id"), _requests.c.notified_status == bindparam("told"))
-    .where(_requests.c.status == bindparam("now_status"))
-    .values(notified_status=bindparam("now_status"))
+_CLAIM_NOTIFICATION = Statement(
+    """UPDATE cancellation_requests SET notified_status = :now_status
+    WHERE id = :id AND notified_status = :told AND status = :now_status"""
 )
-_RELEASE_NOTIFICATION = (
-    _requests.update()
-    .where(_requests.c.id == bindparam("request_id"), _requests.c.notified_status == bindparam("claimed"))
-    .values(notified_status=bindparam("before"))
+_RELEASE_NOTIFICATION = Statement(
+    "UPDATE cancellation_requests SET notified_status = :before WHERE id = :id AND notified_status = :claimed"
 )
+_COMMAND_SEEN = Statement("SELECT 1 FROM cancellation_requests WHERE command_key = :command_key")
 
 
-def _run(session: Session, statement: Any, params: dict[str, Any]) -> int:
-    """Execute a prepared Core statement in the session's transaction; returns the rows it changed."""
-    return int(session.connection().execute(statement, params).rowcount)
+def command_seen(db: Session | Plain, command_key: str) -> bool:
+    """Whether a request was already made from this command delivery (asked before the ack: kept cheap)."""
+    return plain.on(db).one(_COMMAND_SEEN, {"command_key": command_key}) is not None
 
 
-def set_card(session: Session, request_id: str, *, channel: str, card_ts: str) -> None:
+def set_card(db: Session | Plain, request_id: str, *, channel: str, card_ts: str) -> None:
     """Record where the request's card lives; not a status change."""
-    _run(session, _SET_CARD, {"request_id": request_id, "card_channel": channel, "posted_ts": card_ts})
+    plain.on(db).run(_SET_CARD, {"id": request_id, "channel": channel, "card_ts": card_ts})
 
 
-def mark_card_dirty(session: Session, request_id: str) -> None:
-    _run(session, _MARK_DIRTY, {"request_id": request_id})
+def mark_card_dirty(db: Session | Plain, request_id: str) -> None:
+    plain.on(db).run(_MARK_DIRTY, {"id": request_id, "dirty": True})
 
 
-def mark_card_clean(session: Session, request_id: str, *, shown_status: str) -> None:
+def mark_card_clean(db: Session | Plain, request_id: str, *, shown_status: str) -> None:
     """Clear the flag only if the card shows the current status (a newer change keeps it dirty)."""
-    _run(session, _MARK_CLEAN, {"request_id": request_id, "shown_status": shown_status})
+    plain.on(db).run(_MARK_CLEAN, {"id": request_id, "dirty": False, "shown_status": shown_status})
 
 
-def lock_thread(session: Session, request_id: str, *, now: datetime, stale_before: datetime) -> bool:
+def lock_thread(db: Session | Plain, request_id: str, *, now: datetime, stale_before: datetime) -> bool:
     """Become the one worker posting to this request's thread (or take over a lease left by a crash)."""
-    return _run(session, _LOCK_THREAD, {"request_id": request_id, "now": now, "stale_before": stale_before}) == 1
+    return plain.on(db).run(_LOCK_THREAD, {"id": request_id, "now": now, "stale_before": stale_before}) == 1
 
 
-def last_event_sequence(session: Session, request_id: str) -> int:
-    return int(session.connection().execute(_LAST_EVENT, {"request_id": request_id}).scalar() or 0)
+def last_event_sequence(db: Session | Plain, request_id: str) -> int:
+    return int(plain.on(db).scalar(_LAST_EVENT, {"id": request_id}) or 0)
 
 
-def thread_sequence(session: Session, request_id: str) -> int:
+def thread_sequence(db: Session | Plain, request_id: str) -> int:
     """The last audit event shown in the request's thread."""
-    return int(session.connection().execute(_THREAD_SEQUENCE, {"id": request_id}).scalar_one())
+    shown = plain.on(db).scalar(_THREAD_SEQUENCE, {"id": request_id})
+    if shown is None:
+        raise RequestNotFound(f"no request {request_id}")
+    return int(shown)
 
 
-def thread_posted(session: Session, request_id: str, *, upto: int | None, release: bool) -> None:
+def thread_posted(db: Session | Plain, request_id: str, *, upto: int, release: bool) -> None:
     """Record the last event shown in the thread, and give the lease back when done."""
-    values: dict[str, Any] = {}
-    if upto is not None:
-        values["thread_sequence"] = upto
-    if release:
-        values["thread_lock_at"] = None
-    if values:
-        session.connection().execute(_requests.update().where(_requests.c.id == request_id).values(**values))
+    plain.on(db).run(_THREAD_RELEASED if release else _THREAD_POSTED, {"id": request_id, "upto": upto})
 
 
-def claim_notification(session: Session, request_id: str, *, told: str, now_status: str) -> bool:
+def claim_notification(db: Session | Plain, request_id: str, *, told: str, now_status: str) -> bool:
     """Take the right to tell the requester about `now_status`; only one caller gets it."""
-    return _run(session, _CLAIM_NOTIFICATION, {"request_id": request_id, "told": told, "now_status": now_status}) == 1
+    params = {"id": request_id, "told": told, "now_status": now_status}
+    return plain.on(db).run(_CLAIM_NOTIFICATION, params) == 1
 
 
-def release_notification(session: Session, request_id: str, *, claimed: str, before: str) -> None:
+def release_notification(db: Session | Plain, request_id: str, *, claimed: str, before: str) -> None:
     """Undo a claim whose DM could not be sent, so a later sync tries again."""
-    _run(session, _RELEASE_NOTIFICATION, {"request_id": request_id, "claimed": claimed, "before": before})
+    plain.on(db).run(_RELEASE_NOTIFICATION, {"id": request_id, "claimed": claimed, "before": before})
 
 
 def needing_slack_catch_up(session: Session, *, limit: int = 100) -> list[CancellationRequest]:

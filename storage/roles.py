@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from sqlalchemy import Connection, bindparam
 from sqlmodel import Session, col, select
 
-from storage import audit
+from storage import audit, plain
 from storage.errors import RoleError
 from storage.models import Role, RoleAssignment
+from storage.plain import Plain, Statement
 
 # Slack user ids: U (or W on Enterprise Grid) followed by upper-case letters and digits.
 USER_ID_PATTERN = re.compile(r"^[UW][A-Z0-9]{5,20}$")
@@ -31,17 +30,16 @@ def parse_role(raw: str) -> Role:
         raise RoleError(f"{raw!r} is not a role: use one of {names}") from None
 
 
-_table: Any = RoleAssignment.__table__  # type: ignore[attr-defined]
 # Built once: every Slack request asks this before its ack, so it skips statement building and ORM loading.
-_ROLES_OF = _table.select().with_only_columns(_table.c.role).where(_table.c.user_id == bindparam("user_id"))
+# Every Slack request asks this before its ack: a plain statement.
+_ROLES_OF = Statement("SELECT role FROM role_assignments WHERE user_id = :user_id")
 
 
-def roles_of(db: Session | Connection, user_id: str) -> set[Role]:
-    connection = db.connection() if isinstance(db, Session) else db
-    return {Role(r) for r in connection.execute(_ROLES_OF, {"user_id": user_id}).scalars()}
+def roles_of(db: Session | Plain, user_id: str) -> set[Role]:
+    return {Role(row[0]) for row in plain.on(db).all(_ROLES_OF, {"user_id": user_id})}
 
 
-def has_role(db: Session | Connection, user_id: str, needed: Role) -> bool:
+def has_role(db: Session | Plain, user_id: str, needed: Role) -> bool:
     """True when any of the user's roles includes `needed` (admin > approver > requester)."""
     return any(role.includes(needed) for role in roles_of(db, user_id))
 

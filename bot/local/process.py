@@ -87,13 +87,7 @@ class BotProcess:
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the process and its live workers have used so far, from /proc (Linux)."""
-        ticks = 0
-        for pid in self.pids():
-            stat = _read(Path(f"/proc/{pid}/stat"))
-            if stat:
-                fields = stat.rsplit(")", 1)[1].split()
-                ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return sum(cpu_seconds(pid) for pid in self.pids())
 
     def output(self) -> str:
         return self.log_path.read_text()
@@ -117,6 +111,15 @@ class BotProcess:
         if self.process.poll() is None:
             self.kill()
         self._log.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time one live process has used so far, from /proc (Linux); 0 once it has ended."""
+    stat = _read(Path(f"/proc/{pid}/stat"))
+    if not stat:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _read(path: Path) -> str:

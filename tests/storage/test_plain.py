@@ -1,0 +1,73 @@
+"""Plain statements read and compare exactly what the ORM stores, in the caller's transaction, on both databases."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from storage import audit, requests
+from storage.database import Database
+from storage.plain import Statement
+from tests.storage.test_state_machine import make_request
+
+_LOCKED_AT = Statement("SELECT thread_lock_at FROM cancellation_requests WHERE id = :id")
+
+
+def test_a_datetime_written_plainly_reads_back_equal_through_the_orm_and_plainly(database: Database) -> None:
+    request_id = make_request(database)
+    moment = audit.utcnow()
+    with database.plain(write=True) as db:
+        assert requests.lock_thread(db, request_id, now=moment, stale_before=moment)
+    with database.session() as session:
+        found = requests.find(session, request_id)
+        assert found is not None
+        assert found.thread_lock_at == moment
+    with database.plain() as db:
+        assert db.time(db.scalar(_LOCKED_AT, {"id": request_id})) == moment
+
+
+def test_datetimes_compare_as_times_so_only_a_lapsed_lease_is_taken_over(database: Database) -> None:
+    request_id = make_request(database)
+    taken = audit.utcnow()
+    with database.plain(write=True) as db:
+        assert requests.lock_thread(db, request_id, now=taken, stale_before=taken)
+    with database.plain(write=True) as db:
+        assert not requests.lock_thread(db, request_id, now=taken, stale_before=taken - timedelta(microseconds=1))
+        assert requests.lock_thread(db, request_id, now=taken, stale_before=taken + timedelta(microseconds=1))
+
+
+def test_a_failing_block_rolls_its_statements_back(database: Database) -> None:
+    request_id = make_request(database)
+    with pytest.raises(RuntimeError), database.plain(write=True) as db:
+        requests.set_card(db, request_id, channel="C0OTHER", card_ts="1.2")
+        raise RuntimeError("after the write")
+    with database.session() as session:
+        found = requests.find(session, request_id)
+        assert found is not None
+        assert found.card_ts is None
+
+
+def test_plain_statements_join_a_sessions_transaction(database: Database) -> None:
+    request_id = make_request(database)
+    with database.session() as session:
+        requests.set_card(session, request_id, channel="C0CARD", card_ts="9.9")
+        found = requests.find(session, request_id)
+        assert found is not None
+        session.refresh(found)
+        assert (found.channel, found.card_ts) == ("C0CARD", "9.9")
+        session.rollback()
+    with database.session() as session:
+        found = requests.find(session, request_id)
+        assert found is not None
+        assert found.card_ts is None
+
+
+def test_events_read_plainly_are_the_stored_events(database: Database) -> None:
+    request_id = make_request(database)
+    with database.session() as session:
+        through_orm = audit.events_for_request(session, request_id)
+    with database.plain() as db:
+        plainly = audit.events_for_request(db, request_id)
+    assert [e.model_dump() for e in plainly] == [e.model_dump() for e in through_orm]
+    assert plainly and plainly[0].time.tzinfo == through_orm[0].time.tzinfo
