@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackClientError
 from bot import alerts, blocks, home, messages
 from bot.services import Services
 from bot.workflow import Refusal, Result
-from storage.models import Role, RoleGrant
+from storage.models import CancellationRequest, Role, RoleGrant
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,18 @@ def run_decision(
     *,
     user: str,
 ) -> None:
-    """Show a won decision on the card and in the thread, then run what follows it (the provider call)."""
+    """Show a won decision on the card and in the thread, and run what follows it (the provider call).
+
+    The provider call runs here, in the work thread; showing each step in Slack is handed to the Slack pool. So
+    "Approved by …, cancelling…" goes up while the provider is asked, and a slow Slack never holds a cancel's slot.
+    Updates may finish in any order: the card shows the latest state, thread lines keep their order, and each
+    DM goes out once (see Cards.sync)."""
     cards = services.cards
+
+    def show(request: CancellationRequest | None) -> None:
+        if request is not None:
+            services.slack_pool.submit(cards.sync, client, request.id, current=request)
+
     if not result.ok:
         tell(_refusal(result, viewer=user))
         if result.refusal is Refusal.NO_ROLE:
@@ -108,15 +118,13 @@ def run_decision(
         if result.refusal is Refusal.OVER_LIMIT:
             alerts.over_limit(services, client, user=user, kind="approvals", detail=result.detail)
         if result.request is not None and result.events:
-            cards.sync(client, result.request.id)  # e.g. the click found the request expired
+            show(result.request)  # e.g. the click found the request expired
         return
     assert result.request is not None
-    cards.sync(client, result.request.id, current=result.request)
+    show(result.request)
     if follow_up is None:
         return
-    # The card already says "Approved by …, cancelling…" (buttons gone) before the provider is called.
-    settled = follow_up(result.request.id)
-    cards.sync(client, result.request.id, current=settled.request)
+    show(follow_up(result.request.id).request)
 
 
 def decide_grant(services: Services, client: WebClient, tell: Tell, *, grant_id: str, user: str, confirm: bool) -> None:

@@ -74,6 +74,7 @@ class Settings:
     allow_self_approval: bool = False
     log_level: str = "INFO"
     listener_threads: int = 16
+    slack_threads: int = 4
     provider_timeout_seconds: float = 10.0
     shutdown_grace_seconds: float = 30.0
     recover_after_seconds: float = 120.0
@@ -194,6 +195,7 @@ PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "ALLOW_SELF_APPROVAL": ("allow_self_approval", _bool),
     "LOG_LEVEL": ("log_level", _log_level),
     "LISTENER_THREADS": ("listener_threads", _positive_int),
+    "SLACK_THREADS": ("slack_threads", _positive_int),
     "PROVIDER_TIMEOUT_SECONDS": ("provider_timeout_seconds", _positive_float),
     "SHUTDOWN_GRACE_SECONDS": ("shutdown_grace_seconds", _positive_float),
     "RECOVER_AFTER_SECONDS": ("recover_after_seconds", _positive_float),

@@ -43,10 +43,12 @@ def _start(settings: Settings) -> tuple[Services, Sweeper]:
 def _finish(services: Services, sweeper: Sweeper) -> None:
     grace = services.settings.shutdown_grace_seconds
     deadline = time.monotonic() + grace
-    busy = services.pool.busy
+    busy = services.pool.busy + services.slack_pool.busy
     if busy:
         log.info("waiting up to %.0f s for %d listeners in flight", grace, busy)
+    # The work first: what it finishes hands its last Slack updates to the Slack pool.
     left = services.pool.drain(max(0.0, deadline - time.monotonic()))
+    left += services.slack_pool.drain(max(0.0, deadline - time.monotonic()))
     sweeper.stop()
     services.database.dispose()
     if left:

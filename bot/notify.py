@@ -18,9 +18,6 @@ from storage.models import CancellationRequest, RequestStatus, Role
 log = logging.getLogger(__name__)
 S = RequestStatus
 
-# How often a claim chases a request that keeps changing before leaving it to the next sweep.
-CLAIM_ROUNDS = 3
-
 # A requester's own withdrawal needs no DM; everything else that happens to their request does.
 TOLD = frozenset({S.EXECUTING, S.CANCELLED, S.ALREADY_CANCELLED, S.FAILED, S.UNKNOWN, S.REJECTED, S.EXPIRED})
 
@@ -53,12 +50,12 @@ class Notifier:
         if status not in TOLD or request.notified_status == status.value:
             return
         with self._database.plain(write=True) as db:
-            if not requests.claim_notification(db, request.id, told=request.notified_status, now_status=status.value):
+            if not requests.claim_notification(db, request.id, status=status.value):
                 return
         text = f"Your request `{request.id}` to cancel `{request.subscription_id}`: {messages.status_line(request)}"
         if not self.dm(client, request.requester, text):
             with self._database.plain(write=True) as db:  # give it back: the sweep tries again
-                requests.release_notification(db, request.id, claimed=status.value, before=request.notified_status)
+                requests.release_notification(db, request.id, status=status.value)
 
     def alert_admins(self, client: WebClient, *, subject: str, kind: str, text: str) -> bool:
         """DM every admin, unless this subject and kind were already reported this hour."""

@@ -40,6 +40,9 @@ class Services:
     # Listeners validate and ack in the thread that received the request, then hand the rest to `pool`, so an
     # ack never waits behind earlier requests' provider calls and Slack posts.
     pool: ListenerPool
+    # After a decision, showing it in Slack (card, thread, DM) runs here, so a `pool` thread goes on to the
+    # provider call, and to the next approval, without waiting on Slack.
+    slack_pool: ListenerPool
     notifier: Notifier
     admin: Admin
 
@@ -102,6 +105,7 @@ def build_services(
         client=client,
         cards=Cards(registry, database, notifier, thread_lease=timedelta(seconds=settings.recover_after_seconds)),
         pool=ListenerPool(settings.listener_threads, name="work", niceness=WORK_NICENESS),
+        slack_pool=ListenerPool(settings.slack_threads, name="slack", niceness=WORK_NICENESS),
         notifier=notifier,
         admin=Admin(database=database, grant_ttl=timedelta(minutes=settings.request_ttl_minutes)),
     )

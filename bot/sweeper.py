@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 
 from bot.actions import show_grant
+from bot.notify import TOLD
 from bot.services import Services
 from storage import audit, requests
 
@@ -26,7 +27,7 @@ def sweep_once(services: Services) -> int:
             result.request.status if result.request else "?",
         )
     with services.database.session() as session:
-        behind = [r.id for r in requests.needing_slack_catch_up(session)]
+        behind = [r.id for r in requests.needing_slack_catch_up(session, told=TOLD)]
     changed = {r.request.id for r in (*expired, *recovered) if r.request is not None}
     for request_id in sorted(changed | set(behind)):
         cards.sync(client, request_id)

@@ -13,12 +13,12 @@ its record commit together or not at all.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, or_, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, update
 from sqlmodel import Session, col, select
 
 from storage import audit, plain
@@ -184,12 +184,15 @@ _THREAD_POSTED = Statement("UPDATE cancellation_requests SET thread_sequence = :
 _THREAD_RELEASED = Statement(
     "UPDATE cancellation_requests SET thread_sequence = :upto, thread_lock_at = NULL WHERE id = :id"
 )
+# Decided on the row as it is now, not as the caller last read it: a caller holding an older copy still claims
+# the current status, and nobody claims one already told.
 _CLAIM_NOTIFICATION = Statement(
-    """UPDATE cancellation_requests SET notified_status = :now_status
-    WHERE id = :id AND notified_status = :told AND status = :now_status"""
+    """UPDATE cancellation_requests SET notified_status = :status
+    WHERE id = :id AND status = :status AND notified_status <> :status"""
 )
+# 'pending', the column's default, is what a requester who was told nothing yet has.
 _RELEASE_NOTIFICATION = Statement(
-    "UPDATE cancellation_requests SET notified_status = :before WHERE id = :id AND notified_status = :claimed"
+    "UPDATE cancellation_requests SET notified_status = 'pending' WHERE id = :id AND notified_status = :status"
 )
 _COMMAND_SEEN = Statement("SELECT 1 FROM cancellation_requests WHERE command_key = :command_key")
 
@@ -235,19 +238,22 @@ def thread_posted(db: Session | Plain, request_id: str, *, upto: int, release: b
     plain.on(db).run(_THREAD_RELEASED if release else _THREAD_POSTED, {"id": request_id, "upto": upto})
 
 
-def claim_notification(db: Session | Plain, request_id: str, *, told: str, now_status: str) -> bool:
-    """Take the right to tell the requester about `now_status`; only one caller gets it."""
-    params = {"id": request_id, "told": told, "now_status": now_status}
-    return plain.on(db).run(_CLAIM_NOTIFICATION, params) == 1
+def claim_notification(db: Session | Plain, request_id: str, *, status: str) -> bool:
+    """Take the right to tell the requester that the request is now `status`: only while it still is, and only
+    one caller ever gets it."""
+    return plain.on(db).run(_CLAIM_NOTIFICATION, {"id": request_id, "status": status}) == 1
 
 
-def release_notification(db: Session | Plain, request_id: str, *, claimed: str, before: str) -> None:
-    """Undo a claim whose DM could not be sent, so a later sync tries again."""
-    plain.on(db).run(_RELEASE_NOTIFICATION, {"id": request_id, "claimed": claimed, "before": before})
+def release_notification(db: Session | Plain, request_id: str, *, status: str) -> None:
+    """Undo a claim whose DM could not be sent: the requester counts as not told, and a later sync tries again."""
+    plain.on(db).run(_RELEASE_NOTIFICATION, {"id": request_id, "status": status})
 
 
-def needing_slack_catch_up(session: Session, *, limit: int = 100) -> list[CancellationRequest]:
-    """Requests whose card is stale or whose thread lacks events (after Slack failed to answer)."""
+def needing_slack_catch_up(
+    session: Session, *, told: Iterable[RequestStatus], limit: int = 100
+) -> list[CancellationRequest]:
+    """Requests whose card is stale, whose thread lacks events, or whose requester was not yet told of a status
+    in `told` (after Slack failed to answer)."""
     latest = (
         select(func.max(AuditEvent.sequence)).where(AuditEvent.request_id == CancellationRequest.id).scalar_subquery()
     )
@@ -258,7 +264,10 @@ def needing_slack_catch_up(session: Session, *, limit: int = 100) -> list[Cancel
             or_(
                 col(CancellationRequest.card_dirty).is_(True),
                 latest > CancellationRequest.thread_sequence,
-                col(CancellationRequest.notified_status) != CancellationRequest.status,
+                and_(
+                    col(CancellationRequest.status).in_([status.value for status in told]),
+                    col(CancellationRequest.notified_status) != CancellationRequest.status,
+                ),
             )
         )
         .limit(limit)

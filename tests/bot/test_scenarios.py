@@ -421,3 +421,23 @@ def test_healthz_answers_json_when_the_database_answers(stack: LocalStack) -> No
     response = httpx.get(f"{stack.server.url}/healthz")
     assert response.status_code == 200 and response.json() == {"ok": True, "database": True}
     assert httpx.get(f"{stack.server.url}/nope").status_code == 404
+
+
+def test_a_late_update_of_an_earlier_step_neither_hides_nor_repeats_anything(stack: LocalStack) -> None:
+    """Slack updates run beside the provider call, so the "approved" update may land after the result."""
+    request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked by email")
+    approved = stack.services.workflow.approve(request_id, approver=APPROVER)
+    assert approved.ok and approved.request is not None
+    stack.services.workflow.execute(request_id)
+    # The copy taken at approval, shown only now.
+    stack.services.cards.sync(stack.services.client, request_id, current=approved.request)
+    stack.wait_until(lambda: "Cancelled" in card_of(stack, request_id)["json"], what="the final card")
+    stack.services.cards.sync(stack.services.client, request_id)
+    stack.wait_idle()
+    assert "Cancelled" in card_of(stack, request_id)["json"]
+    thread_lines = "\n".join(card_of(stack, request_id)["thread"]).splitlines()
+    events = [line for line in thread_lines if line.startswith("`#")]
+    assert len(events) == len(set(events)) == 3, events  # asked, approved, cancelled: each once, in order
+    assert events == sorted(events, key=lambda line: int(line[2:].split("`")[0])), events
+    told = [m.text for m in stack.slack.dms(AGENT) if request_id in m.text]
+    assert len(told) == 1 and "cancelled" in told[0].lower(), told

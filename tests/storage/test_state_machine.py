@@ -162,3 +162,48 @@ def test_readers_do_not_wait_for_a_writer(sqlite_database: Database) -> None:
         assert time.perf_counter() - started < 1.0
     with sqlite_database.reader() as reader:
         assert requests.get(reader, request_id).reason == "held"
+
+
+def _set_card_and_status(database: Database, request_id: str, status: RequestStatus) -> None:
+    with database.plain(write=True) as db:
+        requests.set_card(db, request_id, channel="C0CHANNEL", card_ts="1.1")
+    with database.session() as session:
+        session.execute(
+            text("UPDATE cancellation_requests SET status = :s WHERE id = :id"), {"s": status, "id": request_id}
+        )
+
+
+def test_a_status_is_claimed_for_the_requester_once_whatever_copy_the_caller_read(database: Database) -> None:
+    request_id = make_request(database)
+    _set_card_and_status(database, request_id, S.EXECUTING)
+    with database.plain(write=True) as db:
+        assert requests.claim_notification(db, request_id, status=S.EXECUTING)
+    # A caller holding the request as it was before that claim (nothing told yet) cannot claim it again...
+    with database.plain(write=True) as db:
+        assert not requests.claim_notification(db, request_id, status=S.EXECUTING)
+    _set_card_and_status(database, request_id, S.CANCELLED)
+    # ...nor a status the request no longer has; the current one is claimed exactly once.
+    with database.plain(write=True) as db:
+        assert not requests.claim_notification(db, request_id, status=S.EXECUTING)
+        assert requests.claim_notification(db, request_id, status=S.CANCELLED)
+        assert not requests.claim_notification(db, request_id, status=S.CANCELLED)
+
+
+def test_a_released_claim_leaves_the_request_for_the_sweep(database: Database) -> None:
+    request_id = make_request(database)
+    _set_card_and_status(database, request_id, S.CANCELLED)
+    told = [S.CANCELLED]
+    with database.session() as session:
+        # Never told, card up to date otherwise: the sweep still finds it.
+        session.execute(text("UPDATE cancellation_requests SET thread_sequence = 99"))
+        assert [r.id for r in requests.needing_slack_catch_up(session, told=told)] == [request_id]
+    with database.plain(write=True) as db:
+        assert requests.claim_notification(db, request_id, status=S.CANCELLED)
+    with database.session() as session:
+        assert requests.needing_slack_catch_up(session, told=told) == []
+    with database.plain(write=True) as db:
+        requests.release_notification(db, request_id, status=S.CANCELLED)
+    with database.session() as session:
+        assert [r.id for r in requests.needing_slack_catch_up(session, told=told)] == [request_id]
+        # A status nobody is told of (withdrawn, say) is not behind: it is not swept again and again.
+        assert requests.needing_slack_catch_up(session, told=[S.EXPIRED]) == []
