@@ -15,9 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
 from providers.base import (
     CancelResult,
@@ -32,6 +30,7 @@ from providers.registry import Registry
 from storage import audit, requests, roles
 from storage.database import Database
 from storage.models import AuditEvent, CancellationRequest, RequestStatus, Role
+from storage.requests import Where
 
 log = logging.getLogger(__name__)
 S = RequestStatus
@@ -243,10 +242,8 @@ class Workflow:
             return expired
         now = self.clock()
         limit = self.policy.max_approvals_per_hour
-        with self.database.reader() as session:
-            given = audit.count_actions(
-                session, actor=approver, action="request.approved", since=now - timedelta(hours=1)
-            )
+        with self.database.plain() as db:
+            given = audit.count_actions(db, actor=approver, action="request.approved", since=now - timedelta(hours=1))
         if given >= limit:
             self._audit(request.id, approver, "limit.approvals", {"limit": limit, "window": "1h"})
             return Result(
@@ -261,7 +258,7 @@ class Workflow:
             target=S.EXECUTING,
             actor=approver,
             action="request.approved",
-            only_if=[col(CancellationRequest.expires_at) > now],
+            only_if=[Where("expires_at", ">", now)],
             decided_by=approver,
             decided_at=now,
             started_at=now,
@@ -338,7 +335,7 @@ class Workflow:
             target=S.EXECUTING,
             actor=approver,
             action="request.retried",
-            only_if=[col(CancellationRequest.retry_safe).is_(True)],
+            only_if=[Where("retry_safe", "=", True)],
             started_at=self.clock(),
             attempts=request.attempts + 1,
         )
@@ -407,9 +404,9 @@ class Workflow:
         both read in one transaction."""
         if not requests.looks_like_request_id(request_id):
             return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
-        with self.database.reader() as session:
-            request = requests.find(session, request_id)
-            allowed = needed is None or roles.has_role(session, user, needed)
+        with self.database.plain() as db:
+            request = requests.find(db, request_id)
+            allowed = needed is None or roles.has_role(db, user, needed)
         if request is None:
             return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
         if needed is not None and not allowed:
@@ -457,7 +454,7 @@ class Workflow:
             target=S.EXPIRED,
             actor=SYSTEM_ACTOR,
             action="request.expired",
-            only_if=[col(CancellationRequest.expires_at) <= now],
+            only_if=[Where("expires_at", "<=", now)],
             finished_at=now,
         )
 
@@ -511,8 +508,8 @@ class Workflow:
     def get(self, request_id: str) -> CancellationRequest | None:
         if not requests.looks_like_request_id(request_id):
             return None
-        with self.database.reader() as session:
-            return requests.find(session, request_id)
+        with self.database.plain() as db:
+            return requests.find(db, request_id)
 
     def history(self, request_id: str) -> list[AuditEvent]:
         with self.database.reader() as session:
@@ -532,12 +529,12 @@ class Workflow:
         actor: str,
         action: str,
         detail: dict[str, object] | None = None,
-        only_if: Sequence[ColumnElement[bool]] = (),
+        only_if: Sequence[Where] = (),
         **values: object,
     ) -> Result:
-        with self.database.session() as session:
+        with self.database.plain(write=True) as db:
             outcome = requests.transition(
-                session,
+                db,
                 request_id,
                 expected=expected,
                 target=target,

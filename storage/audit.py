@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import bindparam
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from storage import plain
 from storage.models import AuditCheck, AuditEvent, AuditHead, CancellationRequest
@@ -61,20 +60,27 @@ def event_hash(
     return hashlib.sha256((previous_hash + body).encode("utf-8")).hexdigest()
 
 
-_events: Any = AuditEvent.__table__  # type: ignore[attr-defined]
-_head: Any = AuditHead.__table__  # type: ignore[attr-defined]
-# Built once: every decision appends, so these skip statement building and the ORM's unit of work.
-_LOCK_HEAD = select(_head.c.sequence, _head.c.hash).where(_head.c.id == HEAD_ID).with_for_update()
-_MOVE_HEAD = _head.update().where(_head.c.id == HEAD_ID).values(sequence=bindparam("sequence"), hash=bindparam("hash"))
-_INSERT_EVENT = _events.insert()
+# Every decision appends and every card update reads a request's events: plain statements (see storage.plain).
+_READ_HEAD = "SELECT sequence, hash FROM audit_head WHERE id = :id"
+# SQLite has no row locks (and needs none: it has one writer at a time); elsewhere the tip row is the lock.
+_HEAD = Statement(_READ_HEAD)
+_LOCK_HEAD = Statement(_READ_HEAD + " FOR UPDATE")
+_MOVE_HEAD = Statement("UPDATE audit_head SET sequence = :sequence, hash = :hash WHERE id = :id")
+_INSERT_EVENT = Statement(
+    """INSERT INTO audit_events (sequence, time, request_id, actor, action, detail, previous_hash, hash)
+    VALUES (:sequence, :time, :request_id, :actor, :action, :detail, :previous_hash, :hash)"""
+)
 _EVENTS_OF_REQUEST = Statement(
-    """SELECT sequence, time, request_id, actor, action, detail, previous_hash, hash FROM audit_events
+    f"""SELECT {plain.columns(AuditEvent)} FROM audit_events
     WHERE request_id = :request_id AND sequence > :after ORDER BY sequence"""
+)
+_COUNT_ACTIONS = Statement(
+    "SELECT count(*) FROM audit_events WHERE actor = :actor AND action = :action AND time >= :since"
 )
 
 
 def append(
-    session: Session,
+    db: Session | Plain,
     *,
     actor: str,
     action: str,
@@ -82,22 +88,25 @@ def append(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add one event to the chain inside the caller's transaction, so it commits with the change it records."""
-    session.flush()  # rows the caller added (the request this event names) go first
-    connection = session.connection()
+    if isinstance(db, Session):
+        db.flush()  # rows the caller added (the request this event names) go first
+    cursor = plain.on(db)
     # The tip row is created by the first migration; locking it serializes appenders in every process.
-    tip = connection.execute(_LOCK_HEAD).one()
+    tip = cursor.one(_HEAD if cursor.dialect_name == "sqlite" else _LOCK_HEAD, {"id": HEAD_ID})
+    assert tip is not None, "the audit head row is missing: run the migrations"
+    tip_sequence, tip_hash = tip
     detail_text = canonical_json(detail or {})
     row = {
-        "sequence": tip.sequence + 1,
+        "sequence": tip_sequence + 1,
         "time": utcnow(),
         "request_id": request_id,
         "actor": actor,
         "action": action,
         "detail": detail_text,
-        "previous_hash": tip.hash,
+        "previous_hash": tip_hash,
     }
     row["hash"] = event_hash(
-        previous_hash=tip.hash,
+        previous_hash=tip_hash,
         sequence=row["sequence"],
         time=row["time"],
         request_id=request_id,
@@ -105,8 +114,8 @@ def append(
         action=action,
         detail=detail_text,
     )
-    connection.execute(_INSERT_EVENT, row)
-    connection.execute(_MOVE_HEAD, {"sequence": row["sequence"], "hash": row["hash"]})
+    cursor.run(_INSERT_EVENT, row)
+    cursor.run(_MOVE_HEAD, {"id": HEAD_ID, "sequence": row["sequence"], "hash": row["hash"]})
     return AuditEvent(**row)
 
 
@@ -185,22 +194,7 @@ def _iter_events(session: Session, *, batch_size: int, since: datetime | None = 
 def events_for_request(db: Session | Plain, request_id: str, *, after: int = 0) -> list[AuditEvent]:
     """The request's events in order; only those past sequence `after` when given. Every card update reads
     these, so a plain statement."""
-    db = plain.on(db)
-    return [
-        AuditEvent(
-            sequence=sequence,
-            time=db.time(time),
-            request_id=request,
-            actor=actor,
-            action=action,
-            detail=detail,
-            previous_hash=previous_hash,
-            hash=hash_,
-        )
-        for sequence, time, request, actor, action, detail, previous_hash, hash_ in db.all(
-            _EVENTS_OF_REQUEST, {"request_id": request_id, "after": after}
-        )
-    ]
+    return plain.on(db).load(AuditEvent, _EVENTS_OF_REQUEST, {"request_id": request_id, "after": after})
 
 
 def events_for_subscription(
@@ -270,11 +264,9 @@ def export_csv_text(session: Session, *, since: datetime | None = None) -> str:
     return buffer.getvalue()
 
 
-def count_actions(session: Session, *, actor: str, action: str, since: datetime) -> int:
-    query = select(func.count()).where(
-        AuditEvent.actor == actor, AuditEvent.action == action, col(AuditEvent.time) >= since
-    )
-    return int(session.exec(query).one())
+def count_actions(db: Session | Plain, *, actor: str, action: str, since: datetime) -> int:
+    """How many `action` events `actor` made since `since` (a velocity limit asks this before each decision)."""
+    return int(plain.on(db).scalar(_COUNT_ACTIONS, {"actor": actor, "action": action, "since": since}))
 
 
 def record_check(session: Session, report: VerifyReport) -> None:

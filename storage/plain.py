@@ -2,24 +2,28 @@
 
 A statement through an ORM session costs about a quarter of a millisecond (session, checkout, compile-cache lookup,
 result wrapping); the same statement on the driver's cursor costs a few hundredths. Statements here are written
-once with `:name` parameters and turned into the driver's own style; datetimes are bound exactly as SQLAlchemy
-binds them for the column type and dialect, so both paths read and compare the same stored values.
+once with `:name` parameters and turned into the driver's own style. Datetimes are bound, and rows are read into
+table models, through the models' own column types for the dialect, so both paths store, compare and give back the
+same values.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Dialect
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from storage.models import AuditEvent
 
 _NAMED = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 Row = tuple[Any, ...]
+Model = TypeVar("Model", bound=SQLModel)
 # Every datetime column has the type the models give it (aware UTC in, aware UTC out): bind and read through it.
 _TIME: Any = AuditEvent.__table__.c.time.type  # type: ignore[attr-defined]
 
@@ -42,6 +46,37 @@ class Statement:
         return f"Statement({self.sql!r})"
 
 
+@lru_cache(maxsize=256)
+def statement(sql: str) -> Statement:
+    """The Statement for SQL built at run time from a few known shapes (kept, so each is restyled once)."""
+    return Statement(sql)
+
+
+def columns(model: type[SQLModel]) -> str:
+    """The model's columns, in the order `Plain.load` expects them."""
+    return ", ".join(column.name for column in _table(model).columns)
+
+
+def _table(model: type[SQLModel]) -> Any:
+    return model.__table__  # type: ignore[attr-defined]
+
+
+_READERS: dict[tuple[type[SQLModel], str], list[tuple[str, Callable[[Any], Any] | None]]] = {}
+
+
+def _readers(model: type[SQLModel], dialect: Dialect) -> list[tuple[str, Callable[[Any], Any] | None]]:
+    """Each column's name and how SQLAlchemy turns the driver's value into the model's (None: as it is)."""
+    key = (model, dialect.name)
+    found = _READERS.get(key)
+    if found is None:
+        found = [
+            (column.name, column.type.dialect_impl(dialect).result_processor(dialect, None))
+            for column in _table(model).columns
+        ]
+        _READERS[key] = found
+    return found
+
+
 def _restyle(sql: str, paramstyle: str) -> str:
     if paramstyle == "named":  # sqlite3
         return sql
@@ -55,6 +90,7 @@ class Plain:
 
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self._cursor = cursor
+        self._dialect = dialect
         self.dialect_name = dialect.name
         # sqlite3 takes :name as it is (whatever SQLAlchemy's own choice of style for it).
         self._paramstyle = "named" if dialect.name == "sqlite" else dialect.paramstyle
@@ -79,6 +115,20 @@ class Plain:
     def scalar(self, statement: Statement, params: dict[str, Any]) -> Any:
         row = self.one(statement, params)
         return None if row is None else row[0]
+
+    def load(self, model: type[Model], statement: Statement, params: dict[str, Any]) -> list[Model]:
+        """Rows of a statement that selects `columns(model)`, as model instances (detached, like a closed
+        session's)."""
+        readers = _readers(model, self._dialect)
+        return [
+            model(
+                **{
+                    name: value if read is None else read(value)
+                    for (name, read), value in zip(readers, row, strict=True)
+                }
+            )
+            for row in self.all(statement, params)
+        ]
 
     def time(self, stored: Any) -> datetime:
         """A datetime column's value as SQLAlchemy would give it back (SQLite stores text)."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, func, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from storage import audit, plain
@@ -59,7 +59,22 @@ def check_transition(current: RequestStatus, target: RequestStatus) -> None:
 
 
 _requests: Any = CancellationRequest.__table__  # type: ignore[attr-defined]
-_BY_ID = select(CancellationRequest).where(col(CancellationRequest.id) == bindparam("id"))
+_COLUMNS = frozenset(column.name for column in _requests.columns)
+_BY_ID = Statement(f"SELECT {plain.columns(CancellationRequest)} FROM cancellation_requests WHERE id = :id")
+_OPERATORS = frozenset({"=", "<>", "<", "<=", ">", ">="})
+
+
+@dataclass(frozen=True)
+class Where:
+    """One more condition a transition's row must meet, such as `Where("expires_at", ">", now)`."""
+
+    column: str
+    operator: str
+    value: Any
+
+    def __post_init__(self) -> None:
+        if self.column not in _COLUMNS or self.operator not in _OPERATORS:
+            raise ValueError(f"not a condition on a request: {self.column} {self.operator}")
 
 
 @dataclass(frozen=True)
@@ -115,15 +130,17 @@ def create(
     return request
 
 
-def get(session: Session, request_id: str) -> CancellationRequest:
-    request = find(session, request_id)
+def get(db: Session | Plain, request_id: str) -> CancellationRequest:
+    request = find(db, request_id)
     if request is None:
         raise RequestNotFound(f"no request {request_id}")
     return request
 
 
-def find(session: Session, request_id: str) -> CancellationRequest | None:
-    return session.exec(_BY_ID, params={"id": request_id.upper()}).one_or_none()
+def find(db: Session | Plain, request_id: str) -> CancellationRequest | None:
+    """The request as stored now, detached from any session (every click reads it: a plain statement)."""
+    found = plain.on(db).load(CancellationRequest, _BY_ID, {"id": request_id.upper()})
+    return found[0] if found else None
 
 
 def by_command_key(session: Session, command_key: str) -> CancellationRequest | None:
@@ -132,7 +149,7 @@ def by_command_key(session: Session, command_key: str) -> CancellationRequest | 
 
 
 def transition(
-    session: Session,
+    db: Session | Plain,
     request_id: str,
     *,
     expected: RequestStatus,
@@ -140,7 +157,7 @@ def transition(
     actor: str,
     action: str,
     detail: dict[str, Any] | None = None,
-    only_if: Sequence[ColumnElement[bool]] = (),
+    only_if: Sequence[Where] = (),
     **values: Any,
 ) -> TransitionResult:
     """Move a request from `expected` to `target` if, and only if, it is still in `expected` (and `only_if` holds).
@@ -148,24 +165,34 @@ def transition(
     The caller that gets `won=True` is the one and only winner, whatever other threads or processes did.
     """
     check_transition(expected, target)
-    statement = (
-        _requests.update()
-        .where(_requests.c.id == request_id, _requests.c.status == expected.value)
-        .where(*only_if)
-        .values(status=target.value, **values)
+    unknown = set(values) - _COLUMNS
+    if unknown:
+        raise ValueError(f"requests have no column {', '.join(sorted(unknown))}")
+    if isinstance(db, Session):
+        db.flush()
+    cursor = plain.on(db)
+    params: dict[str, Any] = {"id": request_id, "expected": expected.value, "status": target.value}
+    params.update({f"set_{name}": value for name, value in values.items()})
+    params.update({f"if_{i}": condition.value for i, condition in enumerate(only_if)})
+    # The few shapes (which columns, which conditions) come from the workflow's code, never from input.
+    assignments = ", ".join(["status = :status", *(f"{name} = :set_{name}" for name in values)])
+    conditions = " AND ".join(
+        ["id = :id", "status = :expected", *(f"{c.column} {c.operator} :if_{i}" for i, c in enumerate(only_if))]
     )
-    won = session.connection().execute(statement).rowcount == 1
+    update = plain.statement(f"UPDATE cancellation_requests SET {assignments} WHERE {conditions}")
+    won = cursor.run(update, params) == 1
     event = None
     if won:
         event = audit.append(
-            session,
+            cursor,
             actor=actor,
             action=action,
             request_id=request_id,
             detail={"from": expected.value, "to": target.value, **(detail or {})},
         )
-    session.expire_all()
-    return TransitionResult(won=won, request=get(session, request_id), event=event)
+    if isinstance(db, Session):
+        db.expire_all()  # objects the caller's session holds are older than this change
+    return TransitionResult(won=won, request=get(cursor, request_id), event=event)
 
 
 # The card, thread and DM bookkeeping runs several times per click: plain statements (see storage.plain).

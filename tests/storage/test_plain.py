@@ -52,9 +52,8 @@ def test_plain_statements_join_a_sessions_transaction(database: Database) -> Non
     request_id = make_request(database)
     with database.session() as session:
         requests.set_card(session, request_id, channel="C0CARD", card_ts="9.9")
-        found = requests.find(session, request_id)
+        found = requests.find(session, request_id)  # read plainly, in the same transaction
         assert found is not None
-        session.refresh(found)
         assert (found.channel, found.card_ts) == ("C0CARD", "9.9")
         session.rollback()
     with database.session() as session:

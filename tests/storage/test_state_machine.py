@@ -123,24 +123,29 @@ def test_a_transition_and_its_audit_event_commit_together(sqlite_database: Datab
         assert [e.action for e in audit.events_for_request(session, request_id)] == ["request.created"]
 
 
-def test_only_if_conditions_guard_the_update(sqlite_database: Database) -> None:
-    from sqlmodel import col
-
-    from storage.models import CancellationRequest
-
-    request_id = make_request(sqlite_database)
+def test_only_if_conditions_guard_the_update(database: Database) -> None:
+    request_id = make_request(database)
     later = audit.utcnow() + timedelta(days=2)
-    with sqlite_database.session() as session:
+    guarded = {"expected": S.PENDING, "target": S.EXECUTING, "actor": "U0A", "action": "request.approved"}
+    with database.plain(write=True) as db:
+        result = requests.transition(db, request_id, only_if=[requests.Where("expires_at", ">", later)], **guarded)
+    assert not result.won and result.request.status == S.PENDING and result.event is None
+    with database.plain(write=True) as db:
         result = requests.transition(
-            session,
-            request_id,
-            expected=S.PENDING,
-            target=S.EXECUTING,
-            actor="U0A",
-            action="request.approved",
-            only_if=[col(CancellationRequest.expires_at) > later],
+            db, request_id, only_if=[requests.Where("expires_at", "<=", later)], attempts=1, **guarded
         )
-    assert not result.won and result.request.status == S.PENDING
+    assert result.won and result.request.status == S.EXECUTING and result.request.attempts == 1
+    assert result.event is not None and result.event.action == "request.approved"
+
+
+def test_a_transition_names_only_columns_and_operators_that_exist(sqlite_database: Database) -> None:
+    request_id = make_request(sqlite_database)
+    with pytest.raises(ValueError, match="no column nonsense"), sqlite_database.plain(write=True) as db:
+        requests.transition(db, request_id, expected=S.PENDING, target=S.REJECTED, actor="U0A", action="x", nonsense=1)
+    with pytest.raises(ValueError, match="not a condition"):
+        requests.Where("status; DROP TABLE x", "=", 1)
+    with pytest.raises(ValueError, match="not a condition"):
+        requests.Where("expires_at", "LIKE", 1)
 
 
 def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(sqlite_database: Database) -> None:
