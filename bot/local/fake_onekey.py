@@ -81,6 +81,9 @@ class FakeOneKey:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in two writes; with Nagle's algorithm the second waits for the client's
+            # delayed ACK of the first (about 40 ms on a kept-alive connection), a delay no real server adds.
+            disable_nagle_algorithm = True
 
             def log_message(self, *_: Any) -> None:
                 pass
