@@ -77,8 +77,8 @@ class Cards:
         (the card update reads again afterwards, so a change made meanwhile still shows)."""
         request = current
         if request is None:
-            with self._database.reader() as session:
-                request = requests.find(session, request_id)
+            with self._database.plain() as db:
+                request = requests.find(db, request_id)
         if request is None:
             return
         if request.card_ts:
@@ -100,8 +100,8 @@ class Cards:
                 with self._database.plain(write=True) as db:
                     requests.mark_card_dirty(db, request.id)
                 return
-            with self._database.reader() as session:
-                now = requests.find(session, request.id)
+            with self._database.plain() as db:
+                now = requests.find(db, request.id)
             if now is None or (now.status == request.status and now.outcome == request.outcome):
                 break
             request = now

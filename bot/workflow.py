@@ -133,8 +133,8 @@ class Workflow:
     # -- asking ---------------------------------------------------------------------------------------------
 
     def find_by_command(self, command_key: str) -> CancellationRequest | None:
-        with self.database.reader() as session:
-            return requests.by_command_key(session, command_key)
+        with self.database.plain() as db:
+            return requests.by_command_key(db, command_key)
 
     def lookup(self, provider_name: str, raw_id: str) -> tuple[str, str, LookupResult]:
         """Validate, then read the subscription. Raises UnknownProvider / InvalidSubscriptionId before any call."""
@@ -157,8 +157,8 @@ class Workflow:
             if existing is not None:
                 return Result(ok=True, request=existing, duplicate=True)
         limit = self.policy.max_requests_per_day
-        with self.database.reader() as session:
-            made = requests.count_since(session, requester=requester, since=self.clock() - timedelta(days=1))
+        with self.database.plain() as db:
+            made = requests.count_since(db, requester=requester, since=self.clock() - timedelta(days=1))
         if made >= limit:
             self._audit(None, requester, "limit.requests", {"limit": limit, "window": "24h"})
             return Result(
@@ -190,9 +190,9 @@ class Workflow:
             return Result(ok=False, refusal=refusal, detail=found.detail, lookup=found, events=[event])
         assert found.snapshot is not None
         try:
-            with self.database.session() as session:
+            with self.database.plain(write=True) as db:
                 created = requests.create(
-                    session,
+                    db,
                     provider=provider,
                     subscription_id=subscription_id,
                     reason=reason,
@@ -203,7 +203,7 @@ class Workflow:
                     command_key=command_key,
                     audit_detail={"subscription_status": found.snapshot.status.value},
                 )
-                events = audit.events_for_request(session, created.id)
+                events = audit.events_for_request(db, created.id)
         except IntegrityError:
             # A retried delivery of the same command won the insert a moment earlier.
             existing = self.find_by_command(command_key) if command_key else None

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel
 
 from storage.models import AuditEvent
@@ -139,7 +140,13 @@ class Plain:
     def _execute(self, statement: Statement, params: dict[str, Any]) -> None:
         if self._bind_time is not None:
             params = {k: self._bind_time(v) if isinstance(v, datetime) else v for k, v in params.items()}
-        self._cursor.execute(statement.styled(self._paramstyle), params)
+        try:
+            self._cursor.execute(statement.styled(self._paramstyle), params)
+        except self._dialect.loaded_dbapi.Error as exc:
+            # The same exceptions as SQLAlchemy raises (IntegrityError for a duplicate, ...), values left out.
+            raise DBAPIError.instance(
+                statement.sql, None, exc, self._dialect.loaded_dbapi.Error, hide_parameters=True, dialect=self._dialect
+            ) from exc
 
 
 def on(db: Session | Plain) -> Plain:

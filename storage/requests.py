@@ -61,6 +61,16 @@ def check_transition(current: RequestStatus, target: RequestStatus) -> None:
 _requests: Any = CancellationRequest.__table__  # type: ignore[attr-defined]
 _COLUMNS = frozenset(column.name for column in _requests.columns)
 _BY_ID = Statement(f"SELECT {plain.columns(CancellationRequest)} FROM cancellation_requests WHERE id = :id")
+_BY_COMMAND_KEY = Statement(
+    f"SELECT {plain.columns(CancellationRequest)} FROM cancellation_requests WHERE command_key = :command_key"
+)
+_COUNT_SINCE = Statement(
+    "SELECT count(*) FROM cancellation_requests WHERE requester = :requester AND created_at >= :since"
+)
+_INSERT = Statement(
+    f"""INSERT INTO cancellation_requests ({plain.columns(CancellationRequest)})
+    VALUES ({", ".join(":" + name for name in plain.columns(CancellationRequest).split(", "))})"""
+)
 _OPERATORS = frozenset({"=", "<>", "<", "<=", ">", ">="})
 
 
@@ -85,7 +95,7 @@ class TransitionResult:
 
 
 def create(
-    session: Session,
+    db: Session | Plain,
     *,
     provider: str,
     subscription_id: str,
@@ -111,10 +121,12 @@ def create(
         expires_at=expires_at,
         command_key=command_key,
     )
-    session.add(request)
-    session.flush()
+    if isinstance(db, Session):
+        db.flush()
+    cursor = plain.on(db)
+    cursor.run(_INSERT, request.model_dump())
     audit.append(
-        session,
+        cursor,
         actor=requester,
         action="request.created",
         request_id=request.id,
@@ -143,9 +155,9 @@ def find(db: Session | Plain, request_id: str) -> CancellationRequest | None:
     return found[0] if found else None
 
 
-def by_command_key(session: Session, command_key: str) -> CancellationRequest | None:
-    query = select(CancellationRequest).where(CancellationRequest.command_key == command_key)
-    return session.exec(query).one_or_none()
+def by_command_key(db: Session | Plain, command_key: str) -> CancellationRequest | None:
+    found = plain.on(db).load(CancellationRequest, _BY_COMMAND_KEY, {"command_key": command_key})
+    return found[0] if found else None
 
 
 def transition(
@@ -345,11 +357,9 @@ def recent_by_requester(session: Session, requester: str, *, limit: int = 10) ->
     return list(session.exec(query).all())
 
 
-def count_since(session: Session, *, requester: str, since: datetime) -> int:
-    query = select(func.count()).where(
-        CancellationRequest.requester == requester, col(CancellationRequest.created_at) >= since
-    )
-    return int(session.exec(query).one())
+def count_since(db: Session | Plain, *, requester: str, since: datetime) -> int:
+    """How many requests `requester` made since `since` (the velocity limit asks before each request)."""
+    return int(plain.on(db).scalar(_COUNT_SINCE, {"requester": requester, "since": since}))
 
 
 def pending_for(session: Session, *, limit: int = 20) -> list[CancellationRequest]:

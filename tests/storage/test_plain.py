@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from storage import audit, requests
 from storage.database import Database
@@ -70,3 +72,25 @@ def test_events_read_plainly_are_the_stored_events(database: Database) -> None:
         plainly = audit.events_for_request(db, request_id)
     assert [e.model_dump() for e in plainly] == [e.model_dump() for e in through_orm]
     assert plainly and plainly[0].time.tzinfo == through_orm[0].time.tzinfo
+
+
+def test_a_second_request_from_the_same_command_is_refused_as_sqlalchemy_refuses_it(database: Database) -> None:
+    fields: dict[str, Any] = {
+        "provider": "sandbox",
+        "subscription_id": "sb_1001",
+        "reason": "customer asked",
+        "requester": "U0REQUEST",
+        "channel": "C0CHANNEL",
+        "snapshot": "{}",
+        "expires_at": audit.utcnow() + timedelta(hours=1),
+        "command_key": "trigger-1",
+    }
+    with database.plain(write=True) as db:
+        first = requests.create(db, **fields)
+    with pytest.raises(IntegrityError) as raised, database.plain(write=True) as db:
+        requests.create(db, **fields)
+    assert "sb_1001" not in str(raised.value)  # values stay out of the message
+    with database.plain() as db:
+        assert requests.by_command_key(db, "trigger-1") == first
+        assert requests.count_since(db, requester="U0REQUEST", since=first.created_at) == 1
+        assert [e.action for e in audit.events_for_request(db, first.id)] == ["request.created"]
