@@ -8,10 +8,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
 from bench.fakes import FakesProcess
-from bench.measure import Signed, poster, run_senders, serve_argv, summary_ms
+from bench.measure import Signed, count_requests, poster, run_senders, serve_argv, summary_ms
 from bot.local.process import BotProcess
 from storage import migrate, roles
 from storage.database import Database
@@ -92,9 +90,9 @@ def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 5
             )
         expected = (min(100, total) + total) * len(levels)
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and _cards_posted(database) < expected:
+        while time.monotonic() < deadline and count_requests(database, "card_ts IS NOT NULL") < expected:
             time.sleep(0.2)  # let the work after each ack (lookup, request, card) finish before reading memory
-        posted = _cards_posted(database)
+        posted = count_requests(database, "card_ts IS NOT NULL")
         return {
             "workers": workers,
             "levels": rows,
@@ -106,9 +104,3 @@ def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 5
             "pss_after_mb": round(bot.pss_bytes() / 2**20, 1),
             "cards_posted": posted,
         }
-
-
-def _cards_posted(database: Database) -> int:
-    with database.engine.connect() as connection:
-        query = text("SELECT count(*) FROM cancellation_requests WHERE card_ts IS NOT NULL")
-        return int(connection.execute(query).scalar_one())

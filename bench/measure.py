@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import text
+
+from storage.database import Database
+
 Signed = tuple[bytes, dict[str, str]]  # a request body and its signed headers, built before the clock starts
 
 
@@ -88,6 +92,12 @@ def poster(endpoint: str, requests: Sequence[Signed]) -> Callable[[int], None]:
             raise RuntimeError(f"HTTP {response.status}: {answer[:200]!r}")
 
     return send
+
+
+def count_requests(database: Database, where: str) -> int:
+    """How many requests match a SQL condition (the benchmarks wait on the bot's effects in the database)."""
+    with database.engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM cancellation_requests WHERE {where}")).scalar_one())
 
 
 def serve_argv(workers: int) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 
 from bench.fakes import FakesProcess
-from bench.measure import poster, run_senders, serve_argv
+from bench.measure import count_requests, poster, run_senders, serve_argv
 from bot import blocks
 from bot.local.process import BotProcess
 from storage import migrate, roles
@@ -66,7 +66,7 @@ def run(
         run_senders(
             approvals, 8, lambda i: bot.driver.command(f"onekey {i + 1} benchmark", user=AGENT, channel=CHANNEL)
         )
-        _wait(lambda: _count(database, "card_ts IS NOT NULL") == approvals, "the request cards")
+        _wait(lambda: count_requests(database, "card_ts IS NOT NULL") == approvals, "the request cards")
         with database.engine.connect() as connection:
             ids = [row[0] for row in connection.execute(text("SELECT id FROM cancellation_requests"))]
         fakes.set_provider_delay(provider_seconds)
@@ -77,7 +77,7 @@ def run(
         cpu_before, fakes_before, senders_before = bot.cpu_seconds(), fakes.cpu_seconds(), _own_cpu_seconds()
         started = time.perf_counter()
         run_senders(len(clicks), 32, poster(bot.driver.endpoint, clicks))
-        _wait(lambda: _count(database, SHOWN) == approvals, "every cancel, shown in Slack", timeout=600)
+        _wait(lambda: count_requests(database, SHOWN) == approvals, "every cancel, shown in Slack", timeout=600)
         wall = time.perf_counter() - started
         cpu = bot.cpu_seconds() - cpu_before
         fakes_cpu, senders_cpu = fakes.cpu_seconds() - fakes_before, _own_cpu_seconds() - senders_before
@@ -107,11 +107,6 @@ def run(
 def _own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _count(database: Database, where: str) -> int:
-    with database.engine.connect() as connection:
-        return int(connection.execute(text(f"SELECT count(*) FROM cancellation_requests WHERE {where}")).scalar_one())
 
 
 def _wait(condition: Any, what: str, timeout: float = 300) -> None:

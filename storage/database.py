@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -19,9 +20,13 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, create_engine
 
+from storage.errors import DatabaseBusy
 from storage.plain import Plain
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Another process's writes take about a millisecond: poll its lock file often, then less often.
+FILE_POLL_MIN_SECONDS = 0.0002
+FILE_POLL_MAX_SECONDS = 0.005
 READ_ONLY = "cancel_sub_read_only"
 
 
@@ -73,20 +78,26 @@ def is_sqlite(engine: Engine) -> bool:
 class WriterLock:
     """One SQLite writer at a time, handed over at once: threads of this process queue on a lock, processes on a
     lock file beside the database. SQLite's own busy handler makes waiting writers sleep in growing steps (up to
-    100 ms); this never sleeps. Winners of a decision are still settled by conditional updates, not by this."""
+    100 ms); threads here never sleep, and a process whose file lock is taken by another polls it in steps of at
+    most FILE_POLL_MAX_SECONDS. Like SQLite's busy timeout, a writer that waits longer than `timeout` gives up with
+    DatabaseBusy, so one writer that hangs cannot stall every other for ever. Winners of a decision are still
+    settled by conditional updates, not by this."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
         self._path = path
+        self._timeout = timeout
         self._threads = threading.Lock()
         self._fd: int | None = None
         self._fd_pid = 0
 
     def __enter__(self) -> None:
-        self._threads.acquire()
+        deadline = time.monotonic() + self._timeout
+        if not self._threads.acquire(timeout=self._timeout):
+            raise DatabaseBusy(f"no turn to write to the database within {self._timeout:.0f} s")
         try:
             fd = self._file()
             if fd is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                _lock_file(fd, deadline, self._timeout)
         except BaseException:
             self._threads.release()
             raise
@@ -111,6 +122,19 @@ class WriterLock:
         if self._fd is not None and self._fd_pid == os.getpid():
             os.close(self._fd)
         self._fd = None
+
+
+def _lock_file(fd: int, deadline: float, timeout: float) -> None:
+    pause = FILE_POLL_MIN_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(f"another process kept the database's write lock for over {timeout:.0f} s") from None
+            time.sleep(pause)
+            pause = min(pause * 2, FILE_POLL_MAX_SECONDS)
 
 
 def _sqlite_file(url: str) -> Path | None:

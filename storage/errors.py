@@ -4,7 +4,8 @@ StorageError
 ├── IllegalTransition   a status change the state machine does not allow
 ├── RequestNotFound     no request with that id
 ├── RoleError           an invalid user id or role, or a change the rules forbid
-└── DatabaseUnavailable the database could not be reached or upgraded
+├── DatabaseUnavailable the database could not be reached or upgraded
+└── DatabaseBusy        no turn to write came within the busy timeout (another writer hangs)
 """
 
 from __future__ import annotations
@@ -27,4 +28,8 @@ class RoleError(StorageError):
 
 
 class DatabaseUnavailable(StorageError):
+    pass
+
+
+class DatabaseBusy(StorageError, TimeoutError):
     pass

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from storage import audit, requests
-from storage.database import Database
-from storage.errors import IllegalTransition
+from storage.database import Database, WriterLock
+from storage.errors import DatabaseBusy, IllegalTransition
 from storage.models import RequestStatus
 
 S = RequestStatus
@@ -212,3 +215,45 @@ def test_a_released_claim_leaves_the_request_for_the_sweep(database: Database) -
         assert [r.id for r in requests.needing_slack_catch_up(session, told=told)] == [request_id]
         # A status nobody is told of (withdrawn, say) is not behind: it is not swept again and again.
         assert requests.needing_slack_catch_up(session, told=[S.EXPIRED]) == []
+
+
+def test_a_writer_waits_for_another_process_then_gives_up_like_sqlite_would(tmp_path: Path) -> None:
+    fcntl = pytest.importorskip("fcntl", reason="file locks are POSIX only")
+    path = tmp_path / "db-writer.lock"
+    other = os.open(path, os.O_RDWR | os.O_CREAT)  # another open file: to flock, another process
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        lock = WriterLock(path, timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(DatabaseBusy, match="another process"), lock:
+            pass
+        assert 0.3 <= time.monotonic() - started < 2
+        threading.Timer(0.1, fcntl.flock, args=(other, fcntl.LOCK_UN)).start()
+        with lock:  # handed over once the other lets go
+            assert time.monotonic() - started < 5
+        lock.close()
+    finally:
+        os.close(other)
+
+
+def test_a_writer_thread_gives_up_when_another_thread_keeps_the_turn(tmp_path: Path) -> None:
+    lock = WriterLock(tmp_path / "db-writer.lock", timeout=0.2)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(5)
+        with pytest.raises(DatabaseBusy, match="no turn"), lock:
+            pass
+    finally:
+        release.set()
+        holder.join()
+    with lock:
+        pass
+    lock.close()
