@@ -8,6 +8,7 @@ socket, starts the workers, starts a new one when one dies, and passes SIGTERM o
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -36,6 +37,7 @@ def supervise(settings: Settings, *, host: str, port: int, workers: int) -> int:
         migrate.upgrade(database.engine)
     finally:
         database.dispose()
+    _preload()
     stopping = False
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -75,6 +77,14 @@ def supervise(settings: Settings, *, host: str, port: int, workers: int) -> int:
     listener.close()
     log.info("all workers stopped")
     return 1 if failed else 0
+
+
+def _preload() -> None:
+    """Import the whole bot once, before forking: workers share those pages until they write to them. Freezing
+    what exists keeps the garbage collector from writing to (and so copying) every shared object."""
+    import bot.entrypoints  # noqa: F401 - imported for its side effect: every module the workers run
+
+    gc.freeze()
 
 
 def _start_worker(settings: Settings, listener: socket.socket, number: int) -> int:
