@@ -81,6 +81,12 @@ def render(results: dict[str, Any]) -> str:
                 f"{t['p50_ms']:>6.1f} / {t['p99_ms']:<6.1f}  {row['ratio_in_thread_p50']:.2f} / "
                 f"{row['ratio_in_thread_p99']:.2f}"
             )
+        lines.append(
+            "  the work after the acks (lookup, request, card) done, after the last ack: "
+            + ", ".join(
+                f"{row['senders']} senders {row['cancel_sub']['work_done_after_last_ack_s']} s" for row in ack["levels"]
+            )
+        )
         lines.append(f"  bot CPU per command (ack and the work after it): {ack['bot_cpu_ms_per_command']} ms")
         lines.append(
             f"  memory of cancel-sub serve (all its processes): RSS idle {ack['rss_idle_mb']} MB, after "

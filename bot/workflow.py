@@ -114,10 +114,10 @@ class Workflow:
 
     def may_ask(self, user_id: str, command_key: str | None) -> tuple[bool, bool]:
         """Before the ack of a request: whether the user may ask, and whether this command was already handled."""
-        with self.database.plain() as db:
-            allowed = roles.has_role(db, user_id, Role.REQUESTER)
-            seen = bool(command_key) and allowed and requests.command_seen(db, command_key or "")
-        return allowed, seen
+        with self.database.plain(single=True) as db:
+            held, seen = requests.before_ack(db, user_id=user_id, command_key=command_key or "")
+        allowed = any(role.includes(Role.REQUESTER) for role in held)
+        return allowed, bool(command_key) and allowed and seen
 
     def record_denied(self, user_id: str, *, needed: Role, attempted: str, request_id: str | None = None) -> None:
         """Someone without the role tried something: the audit log keeps it."""

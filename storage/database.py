@@ -184,19 +184,26 @@ class Database:
             yield session
 
     @contextmanager
-    def plain(self, *, write: bool = False) -> Iterator[Plain]:
+    def plain(self, *, write: bool = False, single: bool = False) -> Iterator[Plain]:
         """A driver connection from the pool for a few plain statements in one transaction (see storage.plain):
-        committed when the block ends normally, rolled back otherwise. Writes queue like a session's do."""
+        committed when the block ends normally, rolled back otherwise. Writes queue like a session's do.
+
+        `single` is for one read statement, which needs no transaction of its own: on SQLite it then makes one
+        call into the driver instead of three. Each call lets other threads run and must win the interpreter
+        back, which costs most while the work after earlier acks keeps it busy (the checks before an ack)."""
+        if write and single:
+            raise ValueError("a write always runs in a transaction")
         with self._writing() if write else nullcontext():
             connection = self.engine.raw_connection()
             try:
                 cursor = connection.cursor()
-                if self._sqlite:
+                if self._sqlite and not single:
                     # As for sessions: a writer takes SQLite's write lock at once, a reader takes none.
                     cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
                     yield Plain(cursor, self.engine.dialect)
-                    connection.commit()
+                    if not (single and self._sqlite):
+                        connection.commit()
                 except BaseException:
                     connection.rollback()
                     raise

@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from storage import audit, plain
 from storage.errors import IllegalTransition, RequestNotFound
-from storage.models import AuditEvent, CancellationRequest, RequestStatus
+from storage.models import AuditEvent, CancellationRequest, RequestStatus, Role
 from storage.plain import Plain, Statement
 
 S = RequestStatus
@@ -233,12 +233,18 @@ _CLAIM_NOTIFICATION = Statement(
 _RELEASE_NOTIFICATION = Statement(
     "UPDATE cancellation_requests SET notified_status = 'pending' WHERE id = :id AND notified_status = :status"
 )
-_COMMAND_SEEN = Statement("SELECT 1 FROM cancellation_requests WHERE command_key = :command_key")
+# No rows when the user has no role; otherwise each row also says whether the delivery was seen.
+_BEFORE_ACK = Statement(
+    """SELECT role, EXISTS (SELECT 1 FROM cancellation_requests WHERE command_key = :command_key)
+    FROM role_assignments WHERE user_id = :user_id"""
+)
 
 
-def command_seen(db: Session | Plain, command_key: str) -> bool:
-    """Whether a request was already made from this command delivery (asked before the ack: kept cheap)."""
-    return plain.on(db).one(_COMMAND_SEEN, {"command_key": command_key}) is not None
+def before_ack(db: Session | Plain, *, user_id: str, command_key: str) -> tuple[set[Role], bool]:
+    """The user's roles, and whether a request was already made from this command delivery: the checks before a
+    request's ack, in one statement."""
+    rows = plain.on(db).all(_BEFORE_ACK, {"user_id": user_id, "command_key": command_key})
+    return {Role(role) for role, _ in rows}, any(bool(seen) for _, seen in rows)
 
 
 def set_card(db: Session | Plain, request_id: str, *, channel: str, card_ts: str) -> None:

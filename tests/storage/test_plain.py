@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from storage import audit, requests
+from storage import audit, requests, roles
 from storage.database import Database
+from storage.models import Role
 from storage.plain import Statement
 from tests.storage.test_state_machine import make_request
 
@@ -94,3 +95,31 @@ def test_a_second_request_from_the_same_command_is_refused_as_sqlalchemy_refuses
         assert requests.by_command_key(db, "trigger-1") == first
         assert requests.count_since(db, requester="U0REQUEST", since=first.created_at) == 1
         assert [e.action for e in audit.events_for_request(db, first.id)] == ["request.created"]
+
+
+def test_the_checks_before_an_ack_read_roles_and_the_delivery_in_one_statement(database: Database) -> None:
+    with database.session() as session:
+        roles.grant(session, user_id="U0REQUEST", role=Role.APPROVER, actor="cli:test")
+    with database.plain(single=True) as db:
+        assert requests.before_ack(db, user_id="U0NOBODY", command_key="trigger-9") == (set(), False)
+        assert requests.before_ack(db, user_id="U0REQUEST", command_key="trigger-9") == ({Role.APPROVER}, False)
+    with database.plain(write=True) as db:
+        requests.create(
+            db,
+            provider="sandbox",
+            subscription_id="sb_1001",
+            reason="customer asked",
+            requester="U0REQUEST",
+            channel="C0CHANNEL",
+            snapshot="{}",
+            expires_at=audit.utcnow() + timedelta(hours=1),
+            command_key="trigger-9",
+        )
+    with database.plain(single=True) as db:
+        assert requests.before_ack(db, user_id="U0REQUEST", command_key="trigger-9") == ({Role.APPROVER}, True)
+        assert requests.before_ack(db, user_id="U0REQUEST", command_key="") == ({Role.APPROVER}, False)
+
+
+def test_a_write_is_never_outside_a_transaction(sqlite_database: Database) -> None:
+    with pytest.raises(ValueError, match="transaction"), sqlite_database.plain(write=True, single=True):
+        pass
