@@ -69,7 +69,7 @@ _COUNT_SINCE = Statement(
 )
 _INSERT = Statement(
     f"""INSERT INTO cancellation_requests ({plain.columns(CancellationRequest)})
-    VALUES ({", ".join(":" + name for name in plain.columns(CancellationRequest).split(", "))})"""
+    VALUES ({", ".join(f":{column.name}" for column in _requests.columns)})"""
 )
 _OPERATORS = frozenset({"=", "<>", "<", "<=", ">", ">="})
 
