@@ -18,6 +18,7 @@ from types import FrameType
 
 from bot.app import build_app
 from bot.config import Settings, require
+from bot.heap import freeze_startup_objects
 from bot.server import HttpServer, make_wsgi_app
 from bot.services import Services, build_services
 from bot.sweeper import Sweeper, sweep_once
@@ -80,6 +81,7 @@ def run_socket_mode(settings: Settings) -> int:
     _logging(settings)
     services, sweeper = _start(settings)
     handler = SocketModeHandler(build_app(services), settings.slack_app_token.get())
+    freeze_startup_objects()
     stop = _on_stop_signals()
     log.info("connecting over Socket Mode; providers %s", services.registry.describe_enabled())
     handler.connect()
@@ -115,6 +117,7 @@ def serve_http(
         listener=listener,
     )
     _on_stop_signals(then=server.close)
+    freeze_startup_objects()
     where = f"http://{host or '127.0.0.1'}:{server.port}"
     if worker is None:
         log.info("serving on %s/slack/events; providers %s", where, services.registry.describe_enabled())
