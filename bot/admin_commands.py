@@ -93,6 +93,8 @@ def _change_role(
         return
     if kind == "revoke":
         change = services.admin.revoke(actor=user, user_id=member, role=role)
+        if change.kind == "changed":
+            services.workflow.roles_revoked(member)
     else:
         change = services.admin.grant(actor=user, user_id=member, role=role, channel=channel)
     if change.kind in ("refused", "unchanged"):

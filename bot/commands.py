@@ -47,13 +47,8 @@ def handle(services: Services, *, ack: Ack, command: dict[str, Any], respond: Re
     except (UnknownProvider, InvalidSubscriptionId) as exc:
         ack(text=f":warning: {exc}")
         return
-    command_key = command.get("trigger_id") or None
-    allowed, seen = workflow.may_ask(user, command_key)
-    if not allowed:
+    if not workflow.may_ask(user):
         alerts.deny(services, ack=ack, client=client, user=user, needed=Role.REQUESTER, attempted="request")
-        return
-    if seen:
-        ack()  # a retried delivery of a command already handled
         return
     ack(text=f"Looking up `{subscription_id}` at {provider.label}…")
     services.pool.submit(
@@ -67,7 +62,8 @@ def handle(services: Services, *, ack: Ack, command: dict[str, Any], respond: Re
         provider_label=provider.label,
         subscription_id=subscription_id,
         reason=parsed.reason,
-        command_key=command_key,
+        # A retried delivery of a command already handled makes no second request (see Workflow.request).
+        command_key=command.get("trigger_id") or None,
     )
 
 
@@ -98,6 +94,8 @@ def _ask(
         return
     if result.refusal is Refusal.OVER_LIMIT:
         alerts.over_limit(services, client, user=user, kind="requests", detail=result.detail)
+    if result.refusal is Refusal.NO_ROLE:
+        alerts.denied(services, client, user=user, attempted="request", needed=Role.REQUESTER)
     if not result.ok or result.request is None:
         respond(
             text=_lookup_refusal_text(result.refusal, subscription_id, provider_label, result.detail),
@@ -131,7 +129,7 @@ def _status(services: Services, *, ack: Ack, client: WebClient, user: str, reque
 
 
 def _lookup_refusal_text(refusal: Refusal | None, subscription_id: str, label: str, detail: str) -> str:
-    if refusal is Refusal.OVER_LIMIT:
+    if refusal in (Refusal.OVER_LIMIT, Refusal.NO_ROLE):
         return messages.refusal_text(refusal, detail=detail)
     sub = f"`{subscription_id}`"
     if refusal is Refusal.NOT_FOUND:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from bot.requesters import RecentRequesters
 from providers.base import (
     CancelResult,
     InvalidSubscriptionId,
@@ -102,6 +103,7 @@ class Workflow:
         self.registry = registry
         self.policy = policy
         self.clock = clock
+        self.requesters = RecentRequesters()
         # Cancels this process is waiting on, only to renew their leases; winners are decided in the database.
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
@@ -112,12 +114,20 @@ class Workflow:
         with self.database.plain() as db:
             return roles.has_role(db, user_id, needed)
 
-    def may_ask(self, user_id: str, command_key: str | None) -> tuple[bool, bool]:
-        """Before the ack of a request: whether the user may ask, and whether this command was already handled."""
+    def may_ask(self, user_id: str) -> bool:
+        """Before the ack of a request: whether the user may ask. A recent yes is taken from memory; `request`
+        asks the database again before it does anything."""
+        if self.requesters.vouches_for(user_id):
+            return True
         with self.database.plain(single=True) as db:
-            held, seen = requests.before_ack(db, user_id=user_id, command_key=command_key or "")
-        allowed = any(role.includes(Role.REQUESTER) for role in held)
-        return allowed, bool(command_key) and allowed and seen
+            allowed = roles.has_role(db, user_id, Role.REQUESTER)
+        if allowed:
+            self.requesters.remember(user_id)
+        return allowed
+
+    def roles_revoked(self, user_id: str) -> None:
+        """Called when this process revoked a role: the next ack of theirs asks the database."""
+        self.requesters.forget(user_id)
 
     def record_denied(self, user_id: str, *, needed: Role, attempted: str, request_id: str | None = None) -> None:
         """Someone without the role tried something: the audit log keeps it."""
@@ -152,10 +162,17 @@ class Workflow:
         channel: str,
         command_key: str | None,
     ) -> Result:
-        if command_key:
+        with self.database.plain(single=True) as db:
+            held, seen = requests.standing(db, user_id=requester, command_key=command_key or "")
+        if command_key and seen:
             existing = self.find_by_command(command_key)
             if existing is not None:
                 return Result(ok=True, request=existing, duplicate=True)
+        if not any(role.includes(Role.REQUESTER) for role in held):
+            # The ack trusted a recent yes; the role has been revoked since.
+            self.requesters.forget(requester)
+            self.record_denied(requester, needed=Role.REQUESTER, attempted="request")
+            return Result(ok=False, refusal=Refusal.NO_ROLE, detail=Role.REQUESTER.value)
         limit = self.policy.max_requests_per_day
         with self.database.plain() as db:
             made = requests.count_since(db, requester=requester, since=self.clock() - timedelta(days=1))

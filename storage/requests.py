@@ -234,16 +234,16 @@ _RELEASE_NOTIFICATION = Statement(
     "UPDATE cancellation_requests SET notified_status = 'pending' WHERE id = :id AND notified_status = :status"
 )
 # No rows when the user has no role; otherwise each row also says whether the delivery was seen.
-_BEFORE_ACK = Statement(
+_STANDING = Statement(
     """SELECT role, EXISTS (SELECT 1 FROM cancellation_requests WHERE command_key = :command_key)
     FROM role_assignments WHERE user_id = :user_id"""
 )
 
 
-def before_ack(db: Session | Plain, *, user_id: str, command_key: str) -> tuple[set[Role], bool]:
-    """The user's roles, and whether a request was already made from this command delivery: the checks before a
-    request's ack, in one statement."""
-    rows = plain.on(db).all(_BEFORE_ACK, {"user_id": user_id, "command_key": command_key})
+def standing(db: Session | Plain, *, user_id: str, command_key: str) -> tuple[set[Role], bool]:
+    """The user's roles, and whether a request was already made from this command delivery (only known when
+    the user has a role): the checks before a new request, in one statement."""
+    rows = plain.on(db).all(_STANDING, {"user_id": user_id, "command_key": command_key})
     return {Role(role) for role, _ in rows}, any(bool(seen) for _, seen in rows)
 
 

@@ -30,8 +30,7 @@ def parse_role(raw: str) -> Role:
         raise RoleError(f"{raw!r} is not a role: use one of {names}") from None
 
 
-# Built once: every Slack request asks this before its ack, so it skips statement building and ORM loading.
-# Every Slack request asks this before its ack: a plain statement.
+# Most Slack requests ask this before their ack: a plain statement, built once.
 _ROLES_OF = Statement("SELECT role FROM role_assignments WHERE user_id = :user_id")
 
 

@@ -119,6 +119,14 @@ def test_revoking_is_immediate_but_the_last_admin_stays(stack: LocalStack) -> No
     assert Role.ADMIN in roles_of(stack, ADMIN)
 
 
+def test_a_requester_revoked_here_is_refused_at_the_next_ack(stack: LocalStack) -> None:
+    ask_and_get_id(stack, "sandbox sb_1001 customer asked")  # the ack of this one remembers AGENT's yes
+    assert "revoked the requester role" in ask(stack, f"revoke <@{AGENT}> requester", user=ADMIN).text
+    response = ask(stack, "sandbox sb_1002 customer asked")
+    assert "needs the requester role" in response.text
+    assert actions_of(stack, AGENT).count("access.denied") == 1
+
+
 def test_role_commands_explain_bad_input(stack: LocalStack) -> None:
     assert "Name the person with a mention" in ask(stack, "grant bob approver", user=ADMIN).text
     assert "is not a role" in ask(stack, f"grant <@{NEWBIE}> owner", user=ADMIN).text

@@ -19,7 +19,8 @@ from providers.kajabi import KajabiProvider
 from providers.onekey import OneKeyProvider
 from providers.registry import Registry
 from providers.sandbox import SandboxProvider
-from storage import audit
+from storage import audit, roles
+from storage.models import Role
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, APPROVER_2, CHANNEL, STRANGER
 from tests.providers.fakes import JSON_API, ScriptedServer, Sleeps, json_response, purchase, raw, token
 
@@ -263,6 +264,23 @@ def test_a_user_without_a_role_is_refused_and_audited(stack: LocalStack) -> None
     with stack.services.database.session() as session:
         denied = audit.events_by_actor(session, STRANGER)
     assert [e.action for e in denied] == ["access.denied"]
+
+
+def test_a_role_revoked_elsewhere_stops_the_request_after_a_remembered_ack(stack: LocalStack) -> None:
+    ask_and_get_id(stack, "sandbox sb_1001 customer asked")  # the ack of this one remembers AGENT's yes
+    with stack.services.database.session() as session:  # as the CLI or another replica would: not through here
+        roles.revoke(session, user_id=AGENT, role=Role.REQUESTER, actor="cli:test")
+    response = ask(stack, "sandbox sb_1002 customer asked")
+    assert "Looking up `sb_1002`" in response.text  # the ack trusted the remembered yes
+    ephemeral_to(stack, AGENT, "needs the requester role")
+    stack.wait_until(lambda: len(stack.slack.dms(ADMIN)) == 1, what="the admins' alert")
+    assert AGENT in stack.slack.dms(ADMIN)[0].text
+    assert request_count(stack) == 1 and len(stack.slack.channel_messages(CHANNEL)) == 1
+    with stack.services.database.session() as session:
+        actions = [e.action for e in audit.events_by_actor(session, AGENT)]
+    assert actions[-1] == "access.denied" and "request.refused" not in actions
+    # Refused once by the database, the user is asked about again at the next ack.
+    assert "needs the requester role" in ask(stack, "sandbox sb_1003 customer asked").text
 
 
 def test_a_requester_clicking_approve_is_refused(stack: LocalStack) -> None:

@@ -104,8 +104,8 @@ def test_the_checks_before_an_ack_read_roles_and_the_delivery_in_one_statement(d
     with database.session() as session:
         roles.grant(session, user_id="U0REQUEST", role=Role.APPROVER, actor="cli:test")
     with database.plain(single=True) as db:
-        assert requests.before_ack(db, user_id="U0NOBODY", command_key="trigger-9") == (set(), False)
-        assert requests.before_ack(db, user_id="U0REQUEST", command_key="trigger-9") == ({Role.APPROVER}, False)
+        assert requests.standing(db, user_id="U0NOBODY", command_key="trigger-9") == (set(), False)
+        assert requests.standing(db, user_id="U0REQUEST", command_key="trigger-9") == ({Role.APPROVER}, False)
     with database.plain(write=True) as db:
         requests.create(
             db,
@@ -119,8 +119,8 @@ def test_the_checks_before_an_ack_read_roles_and_the_delivery_in_one_statement(d
             command_key="trigger-9",
         )
     with database.plain(single=True) as db:
-        assert requests.before_ack(db, user_id="U0REQUEST", command_key="trigger-9") == ({Role.APPROVER}, True)
-        assert requests.before_ack(db, user_id="U0REQUEST", command_key="") == ({Role.APPROVER}, False)
+        assert requests.standing(db, user_id="U0REQUEST", command_key="trigger-9") == ({Role.APPROVER}, True)
+        assert requests.standing(db, user_id="U0REQUEST", command_key="") == ({Role.APPROVER}, False)
 
 
 def test_a_write_is_never_outside_a_transaction(sqlite_database: Database) -> None:
