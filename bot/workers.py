@@ -8,7 +8,6 @@ socket, starts the workers, starts a new one when one dies, and passes SIGTERM o
 from __future__ import annotations
 
 import contextlib
-import gc
 import logging
 import os
 import signal
@@ -19,6 +18,7 @@ import time
 from types import FrameType
 
 from bot.config import Settings
+from bot.heap import freeze_startup_objects
 from storage import migrate
 from storage.database import Database
 
@@ -81,10 +81,11 @@ def supervise(settings: Settings, *, host: str, port: int, workers: int) -> int:
 
 def _preload() -> None:
     """Import the whole bot once, before forking: workers share those pages until they write to them. Freezing
-    what exists keeps the garbage collector from writing to (and so copying) every shared object."""
+    what exists keeps the garbage collector from writing to (and so copying) every shared object; each worker
+    freezes what it builds after the fork in the same way (see serve_http)."""
     import bot.entrypoints  # noqa: F401 - imported for its side effect: every module the workers run
 
-    gc.freeze()
+    freeze_startup_objects()
 
 
 def _start_worker(settings: Settings, listener: socket.socket, number: int) -> int:
