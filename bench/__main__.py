@@ -31,18 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         metavar="URL",
         help="run the throughput benchmark on this (empty) PostgreSQL database instead of a SQLite file",
     )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        help="run `cancel-sub serve --workers N` in the ack and throughput benchmarks (default 1)",
-    )
     args = parser.parse_args(argv)
     sizes = {k: dict(v) for k, v in (QUICK if args.quick else FULL).items()}
-    for name in ("ack", "throughput"):
-        sizes[name]["workers"] = args.workers
-    # The same 16 approvals in flight however many workers share them, so the ideal stays the same.
-    sizes["throughput"]["threads"] = max(1, 16 // args.workers)
     if args.throughput_database:
         sizes["throughput"]["database_url"] = args.throughput_database
     chosen = args.only or ["ack", "throughput", "audit"]
@@ -68,7 +58,7 @@ def render(results: dict[str, Any]) -> str:
         ack = results["ack"]
         lines += [
             "",
-            f"ack latency, ms, {ack['workers']} worker(s)            floor p50/p99   cancel-sub p50/p99   ratio p50/p99"
+            "ack latency, ms, one process              floor p50/p99   cancel-sub p50/p99   ratio p50/p99"
             "   | floor in request thread p50/p99, ratio",
             "-" * 140,
         ]
@@ -98,7 +88,7 @@ def render(results: dict[str, Any]) -> str:
         lines += [
             "",
             f"approval throughput: {t['approvals']} approvals, provider {t['provider_seconds']} s each, "
-            f"{t['workers']} worker(s) x {t['listener_threads']} listener threads",
+            f"{t['listener_threads']} listener threads",
             f"  wall {t['wall_s']} s, ideal {t['ideal_s']} s ({t['over_ideal_pct']:+.1f} %), "
             f"provider cancels {t['provider_cancels']}",
             f"  CPU per approval: bot {t['bot_cpu_ms_per_approval']} ms, fakes {t['fakes_cpu_ms_per_approval']} ms, "

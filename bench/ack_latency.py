@@ -10,10 +10,10 @@ from typing import Any
 
 from bench.fakes import FakesProcess
 from bench.measure import Signed, count_requests, poster, run_senders, serve_argv, summary_ms
-from bot.local.process import BotProcess
 from storage import migrate, roles
 from storage.database import Database
 from storage.models import Role
+from tests.support.process import BotProcess
 
 SECRET = "bench-signing-secret"
 AGENT = "U0BENCH001"
@@ -45,12 +45,12 @@ def _measure(bot: BotProcess, *, total: int, senders: int, text_typed: str) -> d
     return {**summary_ms(latencies), "requests": total, "requests_per_s": round(total / wall, 1)}
 
 
-def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 50), workers: int = 1) -> dict[str, Any]:
+def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 50)) -> dict[str, Any]:
     database_url = f"sqlite:///{workdir / 'ack.db'}"
     database = Database(database_url)
     migrate.upgrade(database.engine)
-    with database.session() as session:
-        roles.grant(session, user_id=AGENT, role=Role.REQUESTER, actor="cli:bench")
+    with database.write() as db:
+        roles.grant(db, user_id=AGENT, role=Role.REQUESTER, actor="cli:bench")
     with ExitStack() as stack:
         stack.callback(database.dispose)
         fakes = FakesProcess()
@@ -64,7 +64,7 @@ def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 5
             stack.callback(process.close)
             return process
 
-        bot = start(serve_argv(workers))
+        bot = start(serve_argv())
         floor = start([sys.executable, "-m", "bench.bare_bolt"])
         # Bolt answering from the request's thread, as cancel-sub does: the floor without Bolt's 10 ms ack polling.
         floor_in_thread = start([sys.executable, "-m", "bench.bare_bolt", "--in-request-thread"])
@@ -95,7 +95,6 @@ def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 5
             )
         posted = count_requests(database, "card_ts IS NOT NULL")
         return {
-            "workers": workers,
             "levels": rows,
             # Everything the bot did per command: the ack and the work after it (lookup, request, card, thread).
             "bot_cpu_ms_per_command": round((bot.cpu_seconds() - cpu_before) * 1000 / max(1, posted), 2),

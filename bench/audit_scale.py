@@ -97,15 +97,15 @@ def run(workdir: Path, *, events: int = 1_000_000, lookups: int = 1000) -> dict[
     fill_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    with database.session() as session:
-        report = audit.verify(session)
+    with database.write() as db:
+        report = audit.verify(db)
     verify_s = time.perf_counter() - started
     assert report.ok and report.events == events, report.describe()
 
     sink = io.StringIO()
     started = time.perf_counter()
-    with database.session() as session:
-        exported = audit.export(session, sink, fmt="csv")
+    with database.write() as db:
+        exported = audit.export(db, sink, fmt="csv")
     export_s = time.perf_counter() - started
 
     rng = random.Random(7)
@@ -113,8 +113,8 @@ def run(workdir: Path, *, events: int = 1_000_000, lookups: int = 1000) -> dict[
     for _ in range(lookups):
         subscription = f"sub_{rng.randrange(events // 4)}"
         started = time.perf_counter()
-        with database.session() as session:
-            found = audit.events_for_subscription(session, subscription)
+        with database.write() as db:
+            found = audit.events_for_subscription(db, subscription)
         timings.append(time.perf_counter() - started)
         assert len(found) == 4
 

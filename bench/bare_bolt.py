@@ -14,7 +14,7 @@ import threading
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.server import HttpServer
+from bot.runtime.server import HttpServer
 
 
 def main(argv: list[str]) -> int:

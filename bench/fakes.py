@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.local.fake_onekey import DeleteBehaviour, FakeOneKey
-from bot.local.fake_slack import FakeSlack
-from bot.local.process import cpu_seconds
+from bot.demo.fake_slack import FakeSlack
+from tests.support.fake_onekey import DeleteBehaviour, FakeOneKey
+from tests.support.process import cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -120,10 +120,9 @@ def count_requests(database: Database, where: str) -> int:
         return int(connection.execute(text(f"SELECT count(*) FROM cancellation_requests WHERE {where}")).scalar_one())
 
 
-def serve_argv(workers: int) -> list[str]:
-    """`cancel-sub serve` on a free port, with `--workers` when more than one."""
-    argv = [sys.executable, "-m", "bot", "serve", "--port", "0"]
-    return [*argv, "--workers", str(workers)] if workers > 1 else argv
+def serve_argv() -> list[str]:
+    """`cancel-sub serve` on a free port."""
+    return [sys.executable, "-m", "bot", "serve", "--port", "0"]
 
 
 def machine() -> dict[str, Any]:

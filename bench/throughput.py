@@ -11,11 +11,11 @@ from sqlalchemy import text
 
 from bench.fakes import FakesProcess
 from bench.measure import count_requests, poster, run_senders, serve_argv
-from bot import blocks
-from bot.local.process import BotProcess
+from bot.slack import blocks
 from storage import migrate, roles
 from storage.database import Database
 from storage.models import Role
+from tests.support.process import BotProcess
 
 SECRET = "bench-signing-secret"
 AGENT, APPROVER = "U0BENCH001", "U0BENCH002"
@@ -32,15 +32,14 @@ def run(
     approvals: int = 500,
     provider_seconds: float = 0.2,
     threads: int = 16,
-    workers: int = 1,
     database_url: str | None = None,
 ) -> dict[str, Any]:
     database_url = database_url or f"sqlite:///{workdir / 'throughput.db'}"
     database = Database(database_url)
     migrate.upgrade(database.engine)
-    with database.session() as session:
-        roles.grant(session, user_id=AGENT, role=Role.REQUESTER, actor="cli:bench")
-        roles.grant(session, user_id=APPROVER, role=Role.APPROVER, actor="cli:bench")
+    with database.write() as db:
+        roles.grant(db, user_id=AGENT, role=Role.REQUESTER, actor="cli:bench")
+        roles.grant(db, user_id=APPROVER, role=Role.APPROVER, actor="cli:bench")
     fakes = FakesProcess(onekey_ids=approvals)
     bot = BotProcess(
         env={
@@ -60,7 +59,7 @@ def run(
         cwd=workdir,
         signing_secret=SECRET,
         response_base=fakes.response_base,
-        argv=serve_argv(workers),
+        argv=serve_argv(),
     )
     try:
         run_senders(
@@ -81,13 +80,12 @@ def run(
         wall = time.perf_counter() - started
         cpu = bot.cpu_seconds() - cpu_before
         fakes_cpu, senders_cpu = fakes.cpu_seconds() - fakes_before, _own_cpu_seconds() - senders_before
-        ideal = approvals * provider_seconds / (threads * workers)
+        ideal = approvals * provider_seconds / threads
         return {
             "database": database_url.split(":", 1)[0].split("+", 1)[0],
             "approvals": approvals,
             "provider_seconds": provider_seconds,
             "listener_threads": threads,
-            "workers": workers,
             "wall_s": round(wall, 2),
             "ideal_s": round(ideal, 2),
             "over_ideal_pct": round((wall / ideal - 1) * 100, 1),

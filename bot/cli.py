@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import Settings, SettingsError, load_settings
-from bot.timeparse import parse_since
+from bot.core.since import parse_since
 from storage import audit, migrate, roles
 from storage.database import Database
 from storage.errors import RoleError, StorageError
@@ -43,13 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the bot over Socket Mode (needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN)")
     serve = commands.add_parser("serve", help="serve Slack's HTTP requests at POST /slack/events")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=3000)
-    serve.add_argument(
-        "--workers",
-        type=_workers,
-        default=1,
-        help="bot processes sharing the port, to use several cores (default 1)",
-    )
+    serve.add_argument("--port", type=_port, default=3000, help="0 to 65535 (0: any free port)")
     commands.add_parser("demo", help="the whole flow offline: sandbox provider and a local fake Slack")
 
     roles_cmd = commands.add_parser("roles", help="grant, revoke and list roles")
@@ -90,14 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _workers(raw: str) -> int:
+def _port(raw: str) -> int:
     try:
-        count = int(raw)
+        port = int(raw)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
-    if not 1 <= count <= 64:
-        raise argparse.ArgumentTypeError(f"{count} workers: use 1 to 64")
-    return count
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 to 65535")
+    return port
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -111,12 +105,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         after = migrate.upgrade(database.engine)
         print(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
         return 0
-    import bot.entrypoints as entrypoints  # imported late: the Slack stack is not needed for admin commands
+    import bot.runtime.entrypoints as entrypoints  # imported late: the Slack stack is not needed for admin commands
 
     if args.command == "run":
         return entrypoints.run_socket_mode(settings)
     if args.command == "serve":
-        return entrypoints.serve_http(settings, host=args.host, port=args.port, workers=args.workers)
+        return entrypoints.serve_http(settings, host=args.host, port=args.port)
     if args.command == "demo":
         return entrypoints.run_demo()
     raise AssertionError(f"unhandled command {args.command}")
@@ -127,36 +121,36 @@ def _roles(args: argparse.Namespace, settings: Settings) -> int:
         user_id = roles.validate_user_id(args.user_id)
         role = roles.parse_role(args.role)
     database = open_database(settings)
-    with database.session() as session:
+    with database.write() as db:
         if args.action == "list":
-            assignments = roles.list_all(session)
+            assignments = roles.list_all(db)
             if not assignments:
                 print("no roles yet: start with `cancel-sub roles grant <USER_ID> admin`")
             for a in assignments:
                 print(f"{a.user_id:<14} {a.role:<10} granted by {a.granted_by} at {audit.format_time(a.granted_at)}")
             return 0
         if args.action == "grant":
-            changed = roles.grant(session, user_id=user_id, role=role, actor=cli_actor())
+            changed = roles.grant(db, user_id=user_id, role=role, actor=cli_actor())
             print(f"granted {role} to {user_id}" if changed else f"{user_id} already has {role}")
             return 0
-        changed = roles.revoke(session, user_id=user_id, role=role, actor=cli_actor())
+        changed = roles.revoke(db, user_id=user_id, role=role, actor=cli_actor())
         print(f"revoked {role} from {user_id}" if changed else f"{user_id} does not have {role}")
         return 0
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
     database = open_database(settings)
-    with database.session() as session:
+    with database.read() as db:
         if args.action == "verify":
-            report = audit.verify(session)
+            report = audit.verify(db)
             print(report.describe(), file=sys.stdout if report.ok else sys.stderr)
             return 0 if report.ok else 1
         since = parse_since(args.since) if args.since else None
         if args.output:
             with Path(args.output).open("w", encoding="utf-8", newline="") as out:
-                count = audit.export(session, out, fmt=args.format, since=since)
+                count = audit.export(db, out, fmt=args.format, since=since)
             print(f"wrote {count} events to {args.output}", file=sys.stderr)
         else:
             out_stream: TextIO = sys.stdout
-            audit.export(session, out_stream, fmt=args.format, since=since)
+            audit.export(db, out_stream, fmt=args.format, since=since)
         return 0

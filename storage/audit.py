@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
-from storage import plain
+from storage.database import load, table
 from storage.models import AuditCheck, AuditEvent, AuditHead, CancellationRequest
-from storage.plain import Plain, Statement
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -60,27 +59,28 @@ def event_hash(
     return hashlib.sha256((previous_hash + body).encode("utf-8")).hexdigest()
 
 
-# Every decision appends and every card update reads a request's events: plain statements (see storage.plain).
-_READ_HEAD = "SELECT sequence, hash FROM audit_head WHERE id = :id"
+_events = table(AuditEvent)
+_head = table(AuditHead)
+_checks = table(AuditCheck)
+_requests = table(CancellationRequest)
+
+_READ_HEAD = select(_head.c.sequence, _head.c.hash).where(_head.c.id == HEAD_ID)
 # SQLite has no row locks (and needs none: it has one writer at a time); elsewhere the tip row is the lock.
-_HEAD = Statement(_READ_HEAD)
-_LOCK_HEAD = Statement(_READ_HEAD + " FOR UPDATE")
-_MOVE_HEAD = Statement("UPDATE audit_head SET sequence = :sequence, hash = :hash WHERE id = :id")
-_INSERT_EVENT = Statement(
-    """INSERT INTO audit_events (sequence, time, request_id, actor, action, detail, previous_hash, hash)
-    VALUES (:sequence, :time, :request_id, :actor, :action, :detail, :previous_hash, :hash)"""
+_LOCK_HEAD = _READ_HEAD.with_for_update()
+_MOVE_HEAD = update(_head).where(_head.c.id == HEAD_ID)
+_INSERT_EVENT = insert(_events)
+_EVENTS_OF_REQUEST = (
+    select(_events)
+    .where(_events.c.request_id == bindparam("request_id"), _events.c.sequence > bindparam("after"))
+    .order_by(_events.c.sequence)
 )
-_EVENTS_OF_REQUEST = Statement(
-    f"""SELECT {plain.columns(AuditEvent)} FROM audit_events
-    WHERE request_id = :request_id AND sequence > :after ORDER BY sequence"""
-)
-_COUNT_ACTIONS = Statement(
-    "SELECT count(*) FROM audit_events WHERE actor = :actor AND action = :action AND time >= :since"
+_COUNT_ACTIONS = select(func.count()).where(
+    _events.c.actor == bindparam("actor"), _events.c.action == bindparam("action"), _events.c.time >= bindparam("since")
 )
 
 
 def append(
-    db: Session | Plain,
+    db: Connection,
     *,
     actor: str,
     action: str,
@@ -88,11 +88,8 @@ def append(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add one event to the chain inside the caller's transaction, so it commits with the change it records."""
-    if isinstance(db, Session):
-        db.flush()  # rows the caller added (the request this event names) go first
-    cursor = plain.on(db)
     # The tip row is created by the first migration; locking it serializes appenders in every process.
-    tip = cursor.one(_HEAD if cursor.dialect_name == "sqlite" else _LOCK_HEAD, {"id": HEAD_ID})
+    tip = db.execute(_READ_HEAD if db.dialect.name == "sqlite" else _LOCK_HEAD).one_or_none()
     assert tip is not None, "the audit head row is missing: run the migrations"
     tip_sequence, tip_hash = tip
     detail_text = canonical_json(detail or {})
@@ -114,8 +111,8 @@ def append(
         action=action,
         detail=detail_text,
     )
-    cursor.run(_INSERT_EVENT, row)
-    cursor.run(_MOVE_HEAD, {"id": HEAD_ID, "sequence": row["sequence"], "hash": row["hash"]})
+    db.execute(_INSERT_EVENT, row)
+    db.execute(_MOVE_HEAD, {"sequence": row["sequence"], "hash": row["hash"]})
     return AuditEvent(**row)
 
 
@@ -132,12 +129,12 @@ class VerifyReport:
         return f"audit chain broken at event {self.first_bad_sequence}: {self.problem}"
 
 
-def verify(session: Session, *, batch_size: int = 5000) -> VerifyReport:
+def verify(db: Connection, *, batch_size: int = 5000) -> VerifyReport:
     """Walk the chain in order; name the first event whose sequence, link or hash does not match."""
     expected_previous = GENESIS_HASH
     expected_sequence = 1
     count = 0
-    for event in _iter_events(session, batch_size=batch_size):
+    for event in _iter_events(db, batch_size=batch_size):
         if event.sequence != expected_sequence:
             return VerifyReport(
                 False,
@@ -164,7 +161,7 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyReport:
         expected_previous = event.hash
         expected_sequence += 1
         count += 1
-    head = session.get(AuditHead, HEAD_ID)
+    head = db.execute(_READ_HEAD).one_or_none()
     if head is not None and (head.sequence != count or head.hash != expected_previous):
         return VerifyReport(
             False,
@@ -175,46 +172,42 @@ def verify(session: Session, *, batch_size: int = 5000) -> VerifyReport:
     return VerifyReport(True, count)
 
 
-def _iter_events(session: Session, *, batch_size: int, since: datetime | None = None) -> Iterator[Any]:
-    """Keyset pagination over plain rows (attribute access like AuditEvent, without building ORM objects):
+def _iter_events(db: Connection, *, batch_size: int, since: datetime | None = None) -> Iterator[Any]:
+    """Keyset pagination over rows (attribute access like AuditEvent, without building model objects):
     constant memory over any number of events."""
-    table = AuditEvent.__table__  # type: ignore[attr-defined]
     last = 0
     while True:
-        query = table.select().where(table.c.sequence > last)
+        query = _events.select().where(_events.c.sequence > last)
         if since is not None:
-            query = query.where(table.c.time >= since)
-        batch = session.execute(query.order_by(table.c.sequence).limit(batch_size)).all()
+            query = query.where(_events.c.time >= since)
+        batch = db.execute(query.order_by(_events.c.sequence).limit(batch_size)).all()
         if not batch:
             return
         yield from batch
         last = batch[-1].sequence
 
 
-def events_for_request(db: Session | Plain, request_id: str, *, after: int = 0) -> list[AuditEvent]:
-    """The request's events in order; only those past sequence `after` when given. Every card update reads
-    these, so a plain statement."""
-    return plain.on(db).load(AuditEvent, _EVENTS_OF_REQUEST, {"request_id": request_id, "after": after})
+def events_for_request(db: Connection, request_id: str, *, after: int = 0) -> list[AuditEvent]:
+    """The request's events in order; only those past sequence `after` when given."""
+    return load(AuditEvent, db.execute(_EVENTS_OF_REQUEST, {"request_id": request_id, "after": after}))
 
 
 def events_for_subscription(
-    session: Session, subscription_id: str, *, since: datetime | None = None, limit: int = 200
+    db: Connection, subscription_id: str, *, since: datetime | None = None, limit: int = 200
 ) -> list[AuditEvent]:
     """Every event of every request made for this subscription id (any provider)."""
-    request_ids = select(CancellationRequest.id).where(CancellationRequest.subscription_id == subscription_id)
-    query = select(AuditEvent).where(col(AuditEvent.request_id).in_(request_ids))
+    request_ids = select(_requests.c.id).where(_requests.c.subscription_id == subscription_id)
+    query = select(_events).where(_events.c.request_id.in_(request_ids))
     if since is not None:
-        query = query.where(AuditEvent.time >= since)
-    return list(session.exec(query.order_by(col(AuditEvent.sequence)).limit(limit)).all())
+        query = query.where(_events.c.time >= since)
+    return load(AuditEvent, db.execute(query.order_by(_events.c.sequence).limit(limit)))
 
 
-def events_by_actor(
-    session: Session, actor: str, *, since: datetime | None = None, limit: int = 200
-) -> list[AuditEvent]:
-    query = select(AuditEvent).where(AuditEvent.actor == actor)
+def events_by_actor(db: Connection, actor: str, *, since: datetime | None = None, limit: int = 200) -> list[AuditEvent]:
+    query = select(_events).where(_events.c.actor == actor)
     if since is not None:
-        query = query.where(AuditEvent.time >= since)
-    return list(session.exec(query.order_by(col(AuditEvent.sequence).desc()).limit(limit)).all())[::-1]
+        query = query.where(_events.c.time >= since)
+    return load(AuditEvent, db.execute(query.order_by(_events.c.sequence.desc()).limit(limit)))[::-1]
 
 
 EXPORT_FIELDS = ("sequence", "time", "request_id", "actor", "action", "detail", "previous_hash", "hash")
@@ -233,9 +226,9 @@ def export_row(event: Any) -> dict[str, Any]:
     }
 
 
-def export(session: Session, out: TextIO, *, fmt: str, since: datetime | None = None, batch_size: int = 5000) -> int:
+def export(db: Connection, out: TextIO, *, fmt: str, since: datetime | None = None, batch_size: int = 5000) -> int:
     """Write events as CSV or JSON lines; returns how many were written."""
-    rows = (export_row(e) for e in _iter_events(session, batch_size=batch_size, since=since))
+    rows = (export_row(e) for e in _iter_events(db, batch_size=batch_size, since=since))
     if fmt == "csv":
         return _write_csv(out, rows)
     if fmt == "jsonl":
@@ -258,20 +251,23 @@ def _write_csv(out: TextIO, rows: Iterable[dict[str, Any]]) -> int:
     return count
 
 
-def export_csv_text(session: Session, *, since: datetime | None = None) -> str:
+def export_csv_text(db: Connection, *, since: datetime | None = None) -> str:
     buffer = io.StringIO()
-    export(session, buffer, fmt="csv", since=since)
+    export(db, buffer, fmt="csv", since=since)
     return buffer.getvalue()
 
 
-def count_actions(db: Session | Plain, *, actor: str, action: str, since: datetime) -> int:
+def count_actions(db: Connection, *, actor: str, action: str, since: datetime) -> int:
     """How many `action` events `actor` made since `since` (a velocity limit asks this before each decision)."""
-    return int(plain.on(db).scalar(_COUNT_ACTIONS, {"actor": actor, "action": action, "since": since}))
+    return int(db.execute(_COUNT_ACTIONS, {"actor": actor, "action": action, "since": since}).scalar_one())
 
 
-def record_check(session: Session, report: VerifyReport) -> None:
-    session.add(AuditCheck(checked_at=utcnow(), ok=report.ok, events=report.events, description=report.describe()))
+def record_check(db: Connection, report: VerifyReport) -> None:
+    db.execute(
+        insert(_checks).values(checked_at=utcnow(), ok=report.ok, events=report.events, description=report.describe())
+    )
 
 
-def latest_check(session: Session) -> AuditCheck | None:
-    return session.exec(select(AuditCheck).order_by(col(AuditCheck.id).desc()).limit(1)).one_or_none()
+def latest_check(db: Connection) -> AuditCheck | None:
+    found = load(AuditCheck, db.execute(select(_checks).order_by(_checks.c.id.desc()).limit(1)))
+    return found[0] if found else None

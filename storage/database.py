@@ -1,27 +1,28 @@
-"""Engine and session factory: SQLite tuned for many threads (WAL, busy timeout, immediate writes) or PostgreSQL."""
+"""The engine and the one way in (Core connections in a transaction): SQLite tuned for many threads, or PostgreSQL."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 try:
     import fcntl
 except ImportError:  # not POSIX: processes meet on SQLite's busy timeout only
     fcntl = None  # type: ignore[assignment]
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Table, event
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.pool import QueuePool
-from sqlmodel import Session, create_engine
+from sqlmodel import SQLModel, create_engine
 
 from storage.errors import DatabaseBusy
-from storage.plain import Plain
+
+Model = TypeVar("Model", bound=SQLModel)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Another process's writes take about a millisecond: poll its lock file often, then less often.
@@ -42,10 +43,12 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             poolclass=QueuePool,
             pool_size=pool_size,
             max_overflow=pool_size,
+            # Statements carry reasons, emails and ids: errors and logs name the statement, never the values.
+            hide_parameters=True,
         )
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True)
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -64,7 +67,7 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock at BEGIN, so a read-then-write transaction never fails
         # half-way with "database is locked"; writers queue on the busy timeout instead. Read-only
-        # sessions take no lock: in WAL mode they read beside a writer.
+        # transactions take no lock: in WAL mode they read beside a writer.
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
         else:
@@ -145,28 +148,33 @@ def _sqlite_file(url: str) -> Path | None:
 
 
 class Database:
-    """One engine and the sessions made from it; the single entry point the other storage modules use."""
+    """The one way into the database: `write()` or `read()` gives a SQLAlchemy Core connection inside one
+    transaction, committed when the block ends normally and rolled back otherwise."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._writer: WriterLock | None = None
-        self._sqlite = is_sqlite(self.engine)
-        if self._sqlite:
+        if is_sqlite(self.engine):
             path = _sqlite_file(url)
             self._writer = WriterLock(path.with_name(path.name + "-writer.lock") if path else None)
 
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session whose transaction commits when the block ends normally and rolls back otherwise."""
-        with self._writing(), Session(self.engine, expire_on_commit=False) as session:
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
+    def write(self) -> Iterator[Connection]:
+        """A transaction that may write: on SQLite it queues for the one writer and takes the write lock at once."""
+        with self._writing(), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A transaction for reads only: on SQLite it never waits for a writer (WAL)."""
+        with self._read_engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -175,42 +183,6 @@ class Database:
             return
         with self._writer:
             yield
-
-    @contextmanager
-    def reader(self) -> Iterator[Session]:
-        """A session for reads only: never waits for writers on SQLite, and writes nothing."""
-        # Closing ends the transaction without expiring what was read, so the objects stay usable.
-        with Session(self._read_engine, expire_on_commit=False) as session:
-            yield session
-
-    @contextmanager
-    def plain(self, *, write: bool = False, single: bool = False) -> Iterator[Plain]:
-        """A driver connection from the pool for a few plain statements in one transaction (see storage.plain):
-        committed when the block ends normally, rolled back otherwise. Writes queue like a session's do.
-
-        `single` is for one read statement, which needs no transaction of its own: on SQLite it then makes one
-        call into the driver instead of three. Each call lets other threads run and must win the interpreter
-        back, which costs most while the work after earlier acks keeps it busy (the checks before an ack)."""
-        if write and single:
-            raise ValueError("a write always runs in a transaction")
-        with self._writing() if write else nullcontext():
-            connection = self.engine.raw_connection()
-            try:
-                cursor = connection.cursor()
-                if self._sqlite and not single:
-                    # As for sessions: a writer takes SQLite's write lock at once, a reader takes none.
-                    cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                try:
-                    yield Plain(cursor, self.engine.dialect)
-                    if not (single and self._sqlite):
-                        connection.commit()
-                except BaseException:
-                    connection.rollback()
-                    raise
-                finally:
-                    cursor.close()
-            finally:
-                connection.close()  # back to the pool
 
     def ping(self) -> bool:
         try:
@@ -228,3 +200,13 @@ class Database:
     def __repr__(self) -> str:
         # The URL may carry a password.
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+
+def load(model: type[Model], rows: Iterable[Any]) -> list[Model]:
+    """Rows of a Core select over the model's table, as model instances (values already typed by the columns)."""
+    return [model(**row._mapping) for row in rows]
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core table of a table model."""
+    return model.__table__  # type: ignore[attr-defined]

@@ -4,7 +4,6 @@ StorageError
 ├── IllegalTransition   a status change the state machine does not allow
 ├── RequestNotFound     no request with that id
 ├── RoleError           an invalid user id or role, or a change the rules forbid
-├── DatabaseUnavailable the database could not be reached or upgraded
 └── DatabaseBusy        no turn to write came within the busy timeout (another writer hangs)
 """
 
@@ -24,10 +23,6 @@ class RequestNotFound(StorageError):
 
 
 class RoleError(StorageError):
-    pass
-
-
-class DatabaseUnavailable(StorageError):
     pass
 
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlalchemy import Connection, insert, select, update
 
 from storage import audit, roles
+from storage.database import load, table
 from storage.errors import IllegalTransition
 from storage.models import GrantStatus, Role, RoleGrant
 
@@ -18,6 +18,8 @@ G = GrantStatus
 PREFIX = "RG-"
 _ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 FINAL = frozenset({G.CONFIRMED, G.DECLINED, G.EXPIRED})
+
+_grants = table(RoleGrant)
 
 
 def looks_like_grant_id(text: str) -> bool:
@@ -32,7 +34,7 @@ class GrantDecision:
 
 
 def propose(
-    session: Session, *, user_id: str, role: Role, requested_by: str, channel: str, expires_at: datetime
+    db: Connection, *, user_id: str, role: Role, requested_by: str, channel: str, expires_at: datetime
 ) -> RoleGrant:
     roles.validate_user_id(user_id)
     grant = RoleGrant(
@@ -45,10 +47,9 @@ def propose(
         created_at=audit.utcnow(),
         expires_at=expires_at,
     )
-    session.add(grant)
-    session.flush()
+    db.execute(insert(_grants).values(grant.model_dump()))
     audit.append(
-        session,
+        db,
         actor=requested_by,
         action="role.grant_proposed",
         detail={"grant_id": grant.id, "user_id": user_id, "role": role.value},
@@ -56,54 +57,52 @@ def propose(
     return grant
 
 
-def get(session: Session, grant_id: str) -> RoleGrant | None:
-    return session.get(RoleGrant, grant_id.upper()) if looks_like_grant_id(grant_id) else None
+def get(db: Connection, grant_id: str) -> RoleGrant | None:
+    if not looks_like_grant_id(grant_id):
+        return None
+    found = load(RoleGrant, db.execute(select(_grants).where(_grants.c.id == grant_id.upper())))
+    return found[0] if found else None
 
 
 def decide(
-    session: Session,
+    db: Connection,
     grant_id: str,
     *,
     target: GrantStatus,
     actor: str,
     now: datetime,
-    only_unexpired: bool = True,
 ) -> GrantDecision:
-    """pending -> target if still pending; a confirmation also grants the role, in the same transaction."""
+    """pending -> target if still pending (and not yet due, or due for an expiry); a confirmation also grants the
+    role, in the same transaction."""
     if target not in FINAL:
         raise IllegalTransition(f"a role grant cannot go from pending to {target}")
-    statement = update(RoleGrant).where(col(RoleGrant.id) == grant_id, col(RoleGrant.status) == G.PENDING.value)
-    if only_unexpired and target is not G.EXPIRED:
-        statement = statement.where(col(RoleGrant.expires_at) > now)
+    statement = update(_grants).where(_grants.c.id == grant_id, _grants.c.status == G.PENDING.value)
     if target is G.EXPIRED:
-        statement = statement.where(col(RoleGrant.expires_at) <= now)
+        statement = statement.where(_grants.c.expires_at <= now)
+    else:
+        statement = statement.where(_grants.c.expires_at > now)
     values: dict[str, Any] = {"status": target.value, "decided_at": now}
     if target is not G.EXPIRED:
         values["decided_by"] = actor
-    won = session.execute(statement.values(**values).execution_options(synchronize_session=False)).rowcount == 1  # type: ignore[attr-defined]
-    session.expire_all()
-    grant = session.get(RoleGrant, grant_id)
+    won = db.execute(statement.values(**values)).rowcount == 1
+    grant = get(db, grant_id)
     assert grant is not None
     if won:
         audit.append(
-            session,
+            db,
             actor=actor,
             action=f"role.grant_{target.value}",
             detail={"grant_id": grant.id, "user_id": grant.user_id, "role": grant.role},
         )
         if target is G.CONFIRMED:
-            roles.grant(session, user_id=grant.user_id, role=Role(grant.role), actor=actor)
+            roles.grant(db, user_id=grant.user_id, role=Role(grant.role), actor=actor)
     return GrantDecision(won, grant)
 
 
-def set_card(session: Session, grant_id: str, *, card_ts: str) -> None:
-    session.execute(update(RoleGrant).where(col(RoleGrant.id) == grant_id).values(card_ts=card_ts))
+def set_card(db: Connection, grant_id: str, *, card_ts: str) -> None:
+    db.execute(update(_grants).where(_grants.c.id == grant_id).values(card_ts=card_ts))
 
 
-def due(session: Session, now: datetime) -> list[RoleGrant]:
-    query = select(RoleGrant).where(RoleGrant.status == G.PENDING.value, col(RoleGrant.expires_at) <= now)
-    return list(session.exec(query).all())
-
-
-def pending(session: Session) -> list[RoleGrant]:
-    return list(session.exec(select(RoleGrant).where(RoleGrant.status == G.PENDING.value)).all())
+def due(db: Connection, now: datetime) -> list[RoleGrant]:
+    query = select(_grants).where(_grants.c.status == G.PENDING.value, _grants.c.expires_at <= now)
+    return load(RoleGrant, db.execute(query))

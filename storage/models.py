@@ -36,21 +36,6 @@ class RequestStatus(StrEnum):
     WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
 
-    @property
-    def is_final(self) -> bool:
-        return self in _FINAL
-
-
-_FINAL = frozenset(
-    {
-        RequestStatus.CANCELLED,
-        RequestStatus.ALREADY_CANCELLED,
-        RequestStatus.REJECTED,
-        RequestStatus.WITHDRAWN,
-        RequestStatus.EXPIRED,
-    }
-)
-
 
 class RoleAssignment(SQLModel, table=True):
     __tablename__ = "role_assignments"

@@ -4,24 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
+from storage.database import table
 from storage.models import Notice
+
+_notices = table(Notice)
 
 
 def hour_window(moment: datetime) -> str:
     return moment.strftime("%Y%m%d%H")
 
 
-def claim(session: Session, *, subject: str, kind: str, window: str, now: datetime) -> bool:
+def claim(db: Connection, *, subject: str, kind: str, window: str, now: datetime) -> bool:
     """True for the one caller that may send this notice; False when it was already sent in this window."""
-    if session.get(Notice, (subject, kind, window)) is not None:
+    key = (_notices.c.subject == subject, _notices.c.kind == kind, _notices.c.window == window)
+    if db.execute(select(_notices.c.sent_at).where(*key)).first() is not None:
         return False
     try:
-        with session.begin_nested():
-            session.add(Notice(subject=subject, kind=kind, window=window, sent_at=now))
-            session.flush()
+        with db.begin_nested():
+            db.execute(insert(_notices).values(subject=subject, kind=kind, window=window, sent_at=now))
     except IntegrityError:
         return False  # another process claimed it a moment earlier
     return True

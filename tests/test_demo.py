@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.demo import Demo, story
+from bot.demo.story import Demo, story
 
 
 def test_the_demo_runs_the_whole_story(tmp_path: Path) -> None:

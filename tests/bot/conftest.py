@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.local.stack import LocalStack
+from bot.demo.stack import LocalStack
 from storage import roles
 from storage.models import Role
 
@@ -16,14 +16,14 @@ AGENT, APPROVER, APPROVER_2, ADMIN, STRANGER = "U0AGENT01", "U0APPROV1", "U0APPR
 
 
 def grant_defaults(stack: LocalStack) -> None:
-    with stack.services.database.session() as session:
+    with stack.services.database.write() as db:
         for user, role in (
             (AGENT, Role.REQUESTER),
             (APPROVER, Role.APPROVER),
             (APPROVER_2, Role.APPROVER),
             (ADMIN, Role.ADMIN),
         ):
-            roles.grant(session, user_id=user, role=role, actor="cli:test")
+            roles.grant(db, user_id=user, role=role, actor="cli:test")
 
 
 @pytest.fixture

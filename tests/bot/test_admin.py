@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bot import blocks
-from bot.local.stack import LocalStack
-from bot.sweeper import check_audit_if_due, sweep_once
+from bot.demo.stack import LocalStack
+from bot.runtime.sweeper import check_audit_if_due, sweep_once
+from bot.slack import blocks
 from storage import audit, roles
 from storage.models import Role
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, APPROVER_2, CHANNEL, STRANGER
@@ -23,18 +23,18 @@ ADMIN_2, NEWBIE = "U0ADMIN02", "U0NEWBIE1"
 
 
 def second_admin(stack: LocalStack) -> None:
-    with stack.services.database.session() as session:
-        roles.grant(session, user_id=ADMIN_2, role=Role.ADMIN, actor="cli:test")
+    with stack.services.database.write() as db:
+        roles.grant(db, user_id=ADMIN_2, role=Role.ADMIN, actor="cli:test")
 
 
 def roles_of(stack: LocalStack, user: str) -> set[Role]:
-    with stack.services.database.reader() as session:
-        return roles.roles_of(session, user)
+    with stack.services.database.read() as db:
+        return roles.roles_of(db, user)
 
 
 def actions_of(stack: LocalStack, actor: str) -> list[str]:
-    with stack.services.database.reader() as session:
-        return [e.action for e in audit.events_by_actor(session, actor)]
+    with stack.services.database.read() as db:
+        return [e.action for e in audit.events_by_actor(db, actor)]
 
 
 def grant_card(stack: LocalStack) -> tuple[str, Any]:
@@ -161,8 +161,8 @@ def test_export_sends_a_csv_dm_that_matches_the_audit_table(stack: LocalStack) -
     upload = stack.slack.files[0]
     assert upload["channel"] == f"D{ADMIN}" and upload["filename"].endswith(".csv")
     exported = list(csv.DictReader(io.StringIO(upload["content"].decode())))
-    with stack.services.database.reader() as session:
-        every = list(csv.DictReader(io.StringIO(audit.export_csv_text(session))))
+    with stack.services.database.read() as db:
+        every = list(csv.DictReader(io.StringIO(audit.export_csv_text(db))))
     assert exported == every[: len(exported)]  # exactly the table as it was, field for field
     assert every[len(exported)]["action"] == "audit.exported"  # then the export itself was recorded
     assert "needs the admin role" in ask(stack, "export", user=APPROVER).text

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import PARSERS, Secret, SettingsError, load_settings
+from bot.config import ENV_NAMES, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,15 +74,14 @@ def test_secrets_never_show_in_repr_or_errors(tmp_path: Path) -> None:
         assert value not in shown
     assert "db-very-secret" not in shown and "***" in shown
     assert settings.kajabi_enabled and settings.onekey_enabled
-    assert settings.slack_bot_token.get() == "xoxb-very-secret"
+    assert settings.slack_bot_token.get_secret_value() == "xoxb-very-secret"
     assert settings.database_url.startswith("postgresql+psycopg://")
-    assert repr(Secret("x")) == "Secret('**********')"
 
 
 def test_env_example_documents_every_setting() -> None:
     example = (ROOT / ".env.example").read_text()
     documented = {line.split("=", 1)[0] for line in example.splitlines() if "=" in line and not line.startswith("#")}
-    assert documented == set(PARSERS)
+    assert documented == set(ENV_NAMES)
 
 
 def test_recovery_must_wait_for_at_least_two_sweeps(tmp_path: Path) -> None:
@@ -92,5 +91,35 @@ def test_recovery_must_wait_for_at_least_two_sweeps(tmp_path: Path) -> None:
 
 def test_the_readme_documents_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
-    missing = [name for name in PARSERS if f"| `{name}` |" not in readme]
+    missing = [name for name in ENV_NAMES if f"| `{name}` |" not in readme]
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PROVIDER_TIMEOUT_SECONDS", "nan"),
+        ("PROVIDER_TIMEOUT_SECONDS", "inf"),
+        ("PROVIDER_TIMEOUT_SECONDS", "1e9"),
+        ("SWEEP_INTERVAL_SECONDS", "-1"),
+        ("LISTENER_THREADS", "0"),
+        ("LISTENER_THREADS", "100000"),
+        ("REQUEST_TTL_MINUTES", "99999999999"),
+        ("MAX_REQUESTS_PER_USER_PER_DAY", "1.5"),
+    ],
+)
+def test_numbers_out_of_range_are_refused_by_name(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({name: value}, dotenv_path=tmp_path / "absent.env")
+    assert caught.value.problems and caught.value.problems[0].startswith(name)
+
+
+def test_the_process_environment_is_read_when_no_mapping_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REQUEST_TTL_MINUTES", "45")
+    monkeypatch.setenv("KAJABI_CLIENT_ID", "only-half")
+    with pytest.raises(SettingsError, match="KAJABI_CLIENT_SECRET is missing"):
+        load_settings(dotenv_path=tmp_path / "absent.env")
+    monkeypatch.delenv("KAJABI_CLIENT_ID")
+    assert load_settings(dotenv_path=tmp_path / "absent.env").request_ttl_minutes == 45

@@ -13,8 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import blocks
-from bot.local.stack import LocalStack
+from bot.core import asking
+from bot.core.asking import Ask
+from bot.demo.stack import LocalStack
+from bot.slack import blocks
 from providers.sandbox import SandboxProvider
 from tests.bot.conftest import AGENT, CHANNEL, STRANGER, grant_defaults
 
@@ -31,13 +33,9 @@ def fuzz_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]
     path: Path = tmp_path_factory.mktemp("fuzz") / "fuzz.db"
     stack = LocalStack(f"sqlite:///{path}")
     grant_defaults(stack)
-    request_id = stack.services.workflow.request(
-        requester=AGENT,
-        provider_name="sandbox",
-        raw_id="sb_1001",
-        reason="fuzz target",
-        channel=CHANNEL,
-        command_key=None,
+    request_id = asking.request(
+        stack.services.core,
+        Ask(requester=AGENT, provider="sandbox", subscription_id="sb_1001", reason="fuzz target", channel=CHANNEL),
     ).request
     assert request_id is not None
     stack.pending_id = request_id.id  # type: ignore[attr-defined]

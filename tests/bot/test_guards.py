@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from bot.guards import malformed, parseable
+from bot.slack.guards import malformed, parseable
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.heap import freeze_startup_objects
+from bot.runtime.heap import freeze_startup_objects
 
 
 class Node:

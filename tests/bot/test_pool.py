@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from bot.pool import ListenerPool
+from bot.runtime.pool import ListenerPool
 
 
 def own_niceness() -> int:

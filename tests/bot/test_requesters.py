@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.requesters import RecentRequesters
+from bot.core.requesters import RecentRequesters
 
 
 class Clock:

@@ -12,9 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from bot import blocks
-from bot.local.stack import LocalStack
-from bot.sweeper import sweep_once
+from bot.core import decisions
+from bot.demo.stack import LocalStack
+from bot.runtime.sweeper import sweep_once
+from bot.slack import blocks
 from providers.kajabi import KajabiProvider
 from providers.onekey import OneKeyProvider
 from providers.registry import Registry
@@ -67,8 +68,8 @@ def card_of(stack: LocalStack, request_id: str) -> dict[str, Any]:
 
 
 def chain_ok(stack: LocalStack) -> bool:
-    with stack.services.database.session() as session:
-        return audit.verify(session).ok
+    with stack.services.database.write() as db:
+        return audit.verify(db).ok
 
 
 def request_count(stack: LocalStack) -> int:
@@ -245,8 +246,8 @@ def test_self_approval_is_refused(stack: LocalStack) -> None:
     click(stack, blocks.APPROVE, request_id, APPROVER)
     ephemeral_to(stack, APPROVER, "someone else has to approve it")
     assert stack.request(request_id).status == "pending"
-    with stack.services.database.session() as session:
-        actions = [e.action for e in audit.events_for_request(session, request_id)]
+    with stack.services.database.write() as db:
+        actions = [e.action for e in audit.events_for_request(db, request_id)]
     assert "approval.refused" in actions
 
 
@@ -261,23 +262,23 @@ def test_a_user_without_a_role_is_refused_and_audited(stack: LocalStack) -> None
     response = ask(stack, "sandbox sb_1001 let me in", user=STRANGER)
     assert "needs the requester role" in response.text
     assert request_count(stack) == 0 and stack.slack.channel_messages(CHANNEL) == []
-    with stack.services.database.session() as session:
-        denied = audit.events_by_actor(session, STRANGER)
+    with stack.services.database.write() as db:
+        denied = audit.events_by_actor(db, STRANGER)
     assert [e.action for e in denied] == ["access.denied"]
 
 
 def test_a_role_revoked_elsewhere_stops_the_request_after_a_remembered_ack(stack: LocalStack) -> None:
     ask_and_get_id(stack, "sandbox sb_1001 customer asked")  # the ack of this one remembers AGENT's yes
-    with stack.services.database.session() as session:  # as the CLI or another replica would: not through here
-        roles.revoke(session, user_id=AGENT, role=Role.REQUESTER, actor="cli:test")
+    with stack.services.database.write() as db:  # as the CLI or another replica would: not through here
+        roles.revoke(db, user_id=AGENT, role=Role.REQUESTER, actor="cli:test")
     response = ask(stack, "sandbox sb_1002 customer asked")
     assert "Looking up `sb_1002`" in response.text  # the ack trusted the remembered yes
     ephemeral_to(stack, AGENT, "needs the requester role")
     stack.wait_until(lambda: len(stack.slack.dms(ADMIN)) == 1, what="the admins' alert")
     assert AGENT in stack.slack.dms(ADMIN)[0].text
     assert request_count(stack) == 1 and len(stack.slack.channel_messages(CHANNEL)) == 1
-    with stack.services.database.session() as session:
-        actions = [e.action for e in audit.events_by_actor(session, AGENT)]
+    with stack.services.database.write() as db:
+        actions = [e.action for e in audit.events_by_actor(db, AGENT)]
     assert actions[-1] == "access.denied" and "request.refused" not in actions
     # Refused once by the database, the user is asked about again at the next ack.
     assert "needs the requester role" in ask(stack, "sandbox sb_1003 customer asked").text
@@ -314,8 +315,8 @@ def test_twenty_concurrent_approvals_make_one_provider_cancel(stack: LocalStack)
     assert len(refusals) == 19 and all(f"approved by <@{done.decided_by}>" in r for r in refusals)
     own = [r for r in refusals if "You already decided" in r]
     assert len(own) == users[:20].count(done.decided_by or "") - 1  # the winner's other clicks, told so
-    with stack.services.database.session() as session:
-        approvals = [e for e in audit.events_for_request(session, request_id) if e.action == "request.approved"]
+    with stack.services.database.write() as db:
+        approvals = [e for e in audit.events_for_request(db, request_id) if e.action == "request.approved"]
     assert len(approvals) == 1 and chain_ok(stack)
 
 
@@ -444,13 +445,13 @@ def test_healthz_answers_json_when_the_database_answers(stack: LocalStack) -> No
 def test_a_late_update_of_an_earlier_step_neither_hides_nor_repeats_anything(stack: LocalStack) -> None:
     """Slack updates run beside the provider call, so the "approved" update may land after the result."""
     request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked by email")
-    approved = stack.services.workflow.approve(request_id, approver=APPROVER)
+    approved = decisions.approve(stack.services.core, request_id, approver=APPROVER)
     assert approved.ok and approved.request is not None
-    stack.services.workflow.execute(request_id)
+    decisions.cancel(stack.services.core, request_id)
     # The copy taken at approval, shown only now.
-    stack.services.cards.sync(stack.services.client, request_id, current=approved.request)
+    stack.services.delivery.sync(stack.services.client, request_id, current=approved.request)
     stack.wait_until(lambda: "Cancelled" in card_of(stack, request_id)["json"], what="the final card")
-    stack.services.cards.sync(stack.services.client, request_id)
+    stack.services.delivery.sync(stack.services.client, request_id)
     stack.wait_idle()
     assert "Cancelled" in card_of(stack, request_id)["json"]
     thread_lines = "\n".join(card_of(stack, request_id)["thread"]).splitlines()

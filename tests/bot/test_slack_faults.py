@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot import blocks
-from bot.local.stack import LocalStack
-from bot.sweeper import sweep_once
+from bot.demo.stack import LocalStack
+from bot.runtime.sweeper import sweep_once
+from bot.slack import blocks
 from storage import audit
 from tests.bot.conftest import AGENT, APPROVER, CHANNEL
 from tests.bot.test_scenarios import ask, ask_and_get_id, card_of, chain_ok, click, ephemeral_to, request_count
@@ -23,8 +23,8 @@ def test_a_card_slack_will_not_take_closes_the_request_and_says_so(stack: LocalS
     ask(stack, "sandbox sb_1001 customer asked")
     ephemeral_to(stack, AGENT, "Slack did not accept the request card")
     stack.wait_until(lambda: request_count(stack) == 1, what="the request")
-    with stack.services.database.session() as session:
-        events = audit.export_csv_text(session)
+    with stack.services.database.write() as db:
+        events = audit.export_csv_text(db)
     assert "request.created" in events and "request.withdrawn" in events
     assert len(stack.slack.calls_to("chat.postMessage")) == 3  # the first try and two retries
     assert chain_ok(stack)
@@ -69,11 +69,12 @@ def test_thread_lines_are_posted_once_even_when_syncs_race(stack: LocalStack) ->
     import threading
 
     request_id = ask_and_get_id(stack, "sandbox sb_1004 customer asked")
-    with stack.services.database.session() as session:
+    with stack.services.database.write() as db:
         for n in range(5):
-            audit.append(session, actor=APPROVER, action="note", request_id=request_id, detail={"n": n})
+            audit.append(db, actor=APPROVER, action="note", request_id=request_id, detail={"n": n})
     threads = [
-        threading.Thread(target=stack.services.cards.sync, args=(stack.services.client, request_id)) for _ in range(8)
+        threading.Thread(target=stack.services.delivery.sync, args=(stack.services.client, request_id))
+        for _ in range(8)
     ]
     for t in threads:
         t.start()
@@ -85,6 +86,6 @@ def test_thread_lines_are_posted_once_even_when_syncs_race(stack: LocalStack) ->
 def assert_thread_shows_each_event_once(stack: LocalStack, request_id: str) -> None:
     lines = "\n".join(m.text for m in stack.slack.thread(CHANNEL, stack.request(request_id).card_ts or ""))
     shown = [int(line.split("`")[1].removeprefix("#")) for line in lines.splitlines() if line.startswith("`#")]
-    with stack.services.database.session() as session:
-        recorded = [e.sequence for e in audit.events_for_request(session, request_id)]
+    with stack.services.database.write() as db:
+        recorded = [e.sequence for e in audit.events_for_request(db, request_id)]
     assert sorted(shown) == recorded

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import messages
+from bot.slack import text as messages
 from providers.base import SubscriptionProvider
 from providers.kajabi import KajabiProvider
 from providers.onekey import OneKeyProvider

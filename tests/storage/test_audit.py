@@ -14,10 +14,10 @@ from storage.database import Database
 
 
 def fill(database: Database, count: int = 6) -> None:
-    with database.session() as session:
+    with database.write() as db:
         for n in range(count):
             audit.append(
-                session,
+                db,
                 actor=f"U0ACTOR{n}",
                 action="test.event",
                 request_id=f"CR-{n:08d}",
@@ -32,17 +32,15 @@ def tamper(database: Database, sql: str) -> None:
 
 def test_a_fresh_chain_verifies(database: Database) -> None:
     fill(database)
-    with database.session() as session:
-        report = audit.verify(session)
+    with database.write() as db:
+        report = audit.verify(db)
     assert report.ok and report.events == 6
 
 
 def test_each_hash_covers_the_previous_hash_and_the_event(database: Database) -> None:
     fill(database, 2)
-    with database.session() as session:
-        first, second = audit.events_for_request(session, "CR-00000000") + audit.events_for_request(
-            session, "CR-00000001"
-        )
+    with database.write() as db:
+        first, second = audit.events_for_request(db, "CR-00000000") + audit.events_for_request(db, "CR-00000001")
     assert first.previous_hash == audit.GENESIS_HASH
     assert second.previous_hash == first.hash
     import hashlib
@@ -82,8 +80,8 @@ def test_tampering_is_caught_and_the_first_bad_event_named(database: Database, s
     if database.engine.dialect.name == "sqlite" and "INTERVAL" in sql:
         sql = "UPDATE audit_events SET time = '2020-01-01 00:00:00.000000' WHERE sequence = 1"
     tamper(database, sql)
-    with database.session() as session:
-        report = audit.verify(session)
+    with database.write() as db:
+        report = audit.verify(db)
     assert not report.ok
     assert report.first_bad_sequence == bad_event
     assert f"event {bad_event}" in report.describe()
@@ -94,17 +92,17 @@ def test_swapping_two_events_is_caught(database: Database) -> None:
     tamper(database, "UPDATE audit_events SET sequence = 100 WHERE sequence = 2")
     tamper(database, "UPDATE audit_events SET sequence = 2 WHERE sequence = 3")
     tamper(database, "UPDATE audit_events SET sequence = 3 WHERE sequence = 100")
-    with database.session() as session:
-        report = audit.verify(session)
+    with database.write() as db:
+        report = audit.verify(db)
     assert not report.ok and report.first_bad_sequence == 2
 
 
 def test_export_csv_and_jsonl_give_back_every_event(sqlite_database: Database) -> None:
     fill(sqlite_database, 4)
-    with sqlite_database.session() as session:
-        csv_text = audit.export_csv_text(session)
+    with sqlite_database.write() as db:
+        csv_text = audit.export_csv_text(db)
         lines = io.StringIO()
-        count = audit.export(session, lines, fmt="jsonl")
+        count = audit.export(db, lines, fmt="jsonl")
     rows = list(csv.DictReader(io.StringIO(csv_text)))
     assert [int(r["sequence"]) for r in rows] == [1, 2, 3, 4]
     assert json.loads(rows[2]["detail"]) == {"n": 2, "note": "ünïcode ✓"}
@@ -116,11 +114,11 @@ def test_export_csv_and_jsonl_give_back_every_event(sqlite_database: Database) -
 def test_export_since_keeps_only_later_events(sqlite_database: Database) -> None:
     fill(sqlite_database, 3)
     tamper(sqlite_database, "UPDATE audit_events SET time = '2020-01-01 00:00:00.000000' WHERE sequence = 1")
-    with sqlite_database.session() as session:
-        text_out = audit.export_csv_text(session, since=audit.utcnow() - timedelta(days=1))
+    with sqlite_database.write() as db:
+        text_out = audit.export_csv_text(db, since=audit.utcnow() - timedelta(days=1))
     assert [int(r["sequence"]) for r in csv.DictReader(io.StringIO(text_out))] == [2, 3]
 
 
 def test_export_refuses_an_unknown_format(sqlite_database: Database) -> None:
-    with sqlite_database.session() as session, pytest.raises(ValueError, match="csv or jsonl"):
-        audit.export(session, io.StringIO(), fmt="xml")
+    with sqlite_database.write() as db, pytest.raises(ValueError, match="csv or jsonl"):
+        audit.export(db, io.StringIO(), fmt="xml")

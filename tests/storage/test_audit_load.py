@@ -6,7 +6,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from bot.workflow import Policy, Workflow
+from bot.core import asking, decisions
+from bot.core.asking import Ask
+from bot.core.context import Core, Policy
 from providers.base import (
     CancelEffect,
     CancelResult,
@@ -47,35 +49,38 @@ class CountingProvider:
 
 def test_two_hundred_concurrent_requests_and_decisions_keep_the_chain(database: Database) -> None:
     provider = CountingProvider()
-    workflow = Workflow(
+    core = Core(
         database=database,
         registry=Registry({"counting": provider}),
         policy=Policy(request_ttl=timedelta(hours=1), max_requests_per_day=1000, max_approvals_per_hour=1000),
     )
-    with database.session() as session:
-        roles.grant(session, user_id="U0ASKER01", role=Role.REQUESTER, actor="cli:test")
+    with database.write() as db:
+        roles.grant(db, user_id="U0ASKER01", role=Role.REQUESTER, actor="cli:test")
         for n in range(4):
-            roles.grant(session, user_id=f"U0APPROV{n}", role=Role.APPROVER, actor="cli:test")
+            roles.grant(db, user_id=f"U0APPROV{n}", role=Role.APPROVER, actor="cli:test")
 
     def one(n: int) -> str:
-        created = workflow.request(
-            requester="U0ASKER01",
-            provider_name="counting",
-            raw_id=f"sub-{n}",
-            reason="load",
-            channel="C0LOAD001",
-            command_key=f"trigger-{n}",
+        created = asking.request(
+            core,
+            Ask(
+                requester="U0ASKER01",
+                provider="counting",
+                subscription_id=f"sub-{n}",
+                reason="load",
+                channel="C0LOAD001",
+                command_key=f"trigger-{n}",
+            ),
         )
         assert created.ok and created.request is not None
         request_id = created.request.id
         approver = f"U0APPROV{n % 4}"
         if n % 2:
-            assert workflow.reject(request_id, approver=approver).ok
+            assert decisions.reject(core, request_id, approver=approver).ok
         else:
-            first = workflow.approve(request_id, approver=approver)
-            late = workflow.approve(request_id, approver=f"U0APPROV{(n + 1) % 4}")
+            first = decisions.approve(core, request_id, approver=approver)
+            late = decisions.approve(core, request_id, approver=f"U0APPROV{(n + 1) % 4}")
             assert first.ok and not late.ok  # a second approval loses and writes nothing
-            workflow.execute(request_id)
+            decisions.cancel(core, request_id)
         return request_id
 
     with ThreadPoolExecutor(max_workers=16) as pool:
@@ -83,8 +88,8 @@ def test_two_hundred_concurrent_requests_and_decisions_keep_the_chain(database: 
 
     assert len(set(ids)) == 200
     assert sorted(provider.cancels) == sorted(f"sub-{n}" for n in range(0, 200, 2))
-    with database.session() as session:
-        report = audit.verify(session)
+    with database.write() as db:
+        report = audit.verify(db)
     # 5 role grants; per request: created + rejected, or created + approved + provider answer.
     assert report.ok, report.describe()
     assert report.events == 5 + 100 * 2 + 100 * 3

@@ -14,8 +14,8 @@ def test_first_migration_upgrades_to_latest_keeping_rows_and_chain(database_url:
     database = Database(database_url)
     assert migrate.upgrade(database.engine, "0001") == "0001"
     # Rows written the way the first schema's code wrote them.
-    with database.session() as session:
-        audit.append(session, actor="cli:admin", action="role.granted", detail={"user_id": "U0ADMIN", "role": "admin"})
+    with database.write() as db:
+        audit.append(db, actor="cli:admin", action="role.granted", detail={"user_id": "U0ADMIN", "role": "admin"})
     created = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     with database.engine.begin() as connection:
         connection.execute(
@@ -36,15 +36,15 @@ def test_first_migration_upgrades_to_latest_keeping_rows_and_chain(database_url:
 
     assert migrate.upgrade(database.engine) == migrate.head_revision()
 
-    with database.session() as session:
-        request = requests.get(session, "CR-AAAAAAAA")
-        report = audit.verify(session)
-        audit.append(session, actor="cli:admin", action="after.upgrade")
+    with database.write() as db:
+        request = requests.get(db, "CR-AAAAAAAA")
+        report = audit.verify(db)
+        audit.append(db, actor="cli:admin", action="after.upgrade")
     assert request.subscription_id == "p_1" and request.command_key is None and request.attempts == 0
     assert request.created_at == created
     assert report.ok and report.events == 1
-    with database.session() as session:
-        assert audit.verify(session).events == 2
+    with database.write() as db:
+        assert audit.verify(db).events == 2
     database.dispose()
 
 

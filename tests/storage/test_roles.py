@@ -27,26 +27,26 @@ def test_roles_are_ranked() -> None:
 
 
 def test_grant_and_revoke_are_audited_and_idempotent(sqlite_database: Database) -> None:
-    with sqlite_database.session() as session:
-        assert roles.grant(session, user_id="U0ALICE1", role=Role.APPROVER, actor="cli:root")
-        assert not roles.grant(session, user_id="U0ALICE1", role=Role.APPROVER, actor="cli:root")
-        assert roles.has_role(session, "U0ALICE1", Role.REQUESTER)
-        assert not roles.has_role(session, "U0ALICE1", Role.ADMIN)
-        assert roles.revoke(session, user_id="U0ALICE1", role=Role.APPROVER, actor="cli:root")
-        assert not roles.revoke(session, user_id="U0ALICE1", role=Role.APPROVER, actor="cli:root")
-        actions = [(e.action, e.actor) for e in audit.events_by_actor(session, "cli:root")]
+    with sqlite_database.write() as db:
+        assert roles.grant(db, user_id="U0ALICE1", role=Role.APPROVER, actor="cli:root")
+        assert not roles.grant(db, user_id="U0ALICE1", role=Role.APPROVER, actor="cli:root")
+        assert roles.has_role(db, "U0ALICE1", Role.REQUESTER)
+        assert not roles.has_role(db, "U0ALICE1", Role.ADMIN)
+        assert roles.revoke(db, user_id="U0ALICE1", role=Role.APPROVER, actor="cli:root")
+        assert not roles.revoke(db, user_id="U0ALICE1", role=Role.APPROVER, actor="cli:root")
+        actions = [(e.action, e.actor) for e in audit.events_by_actor(db, "cli:root")]
     assert actions == [("role.granted", "cli:root"), ("role.revoked", "cli:root")]
 
 
 def test_the_last_admin_cannot_be_removed(sqlite_database: Database) -> None:
-    with sqlite_database.session() as session:
-        roles.grant(session, user_id="U0ADMIN1", role=Role.ADMIN, actor="cli:root")
-    with sqlite_database.session() as session, pytest.raises(RoleError, match="last admin"):
-        roles.revoke(session, user_id="U0ADMIN1", role=Role.ADMIN, actor="cli:root")
-    with sqlite_database.session() as session:
-        roles.grant(session, user_id="U0ADMIN2", role=Role.ADMIN, actor="cli:root")
-        assert roles.revoke(session, user_id="U0ADMIN1", role=Role.ADMIN, actor="cli:root")
-        assert roles.holders(session, Role.ADMIN) == ["U0ADMIN2"]
+    with sqlite_database.write() as db:
+        roles.grant(db, user_id="U0ADMIN1", role=Role.ADMIN, actor="cli:root")
+    with sqlite_database.write() as db, pytest.raises(RoleError, match="last admin"):
+        roles.revoke(db, user_id="U0ADMIN1", role=Role.ADMIN, actor="cli:root")
+    with sqlite_database.write() as db:
+        roles.grant(db, user_id="U0ADMIN2", role=Role.ADMIN, actor="cli:root")
+        assert roles.revoke(db, user_id="U0ADMIN1", role=Role.ADMIN, actor="cli:root")
+        assert roles.holders(db, Role.ADMIN) == ["U0ADMIN2"]
 
 
 def test_parse_role_names_the_choices() -> None:

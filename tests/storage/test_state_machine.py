@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,14 +16,15 @@ from storage import audit, requests
 from storage.database import Database, WriterLock
 from storage.errors import DatabaseBusy, IllegalTransition
 from storage.models import RequestStatus
+from storage.requests import Transition
 
 S = RequestStatus
 
 
 def make_request(database: Database, **overrides: object) -> str:
-    with database.session() as session:
+    with database.write() as db:
         created = requests.create(
-            session,
+            db,
             provider="sandbox",
             subscription_id=str(overrides.get("subscription_id", "sb_1001")),
             reason="customer asked",
@@ -43,15 +45,17 @@ def test_sixteen_threads_racing_one_transition_have_exactly_one_winner(database:
     def approve(n: int) -> None:
         try:
             barrier.wait()
-            with database.session() as session:
+            with database.write() as db:
                 result = requests.transition(
-                    session,
+                    db,
                     request_id,
-                    expected=S.PENDING,
-                    target=S.EXECUTING,
-                    actor=f"U0APPROVER{n:02d}",
-                    action="request.approved",
-                    decided_by=f"U0APPROVER{n:02d}",
+                    Transition(
+                        expected=S.PENDING,
+                        target=S.EXECUTING,
+                        actor=f"U0APPROVER{n:02d}",
+                        action="request.approved",
+                        decided_by=f"U0APPROVER{n:02d}",
+                    ),
                 )
             if result.won:
                 wins.append(f"U0APPROVER{n:02d}")
@@ -66,10 +70,10 @@ def test_sixteen_threads_racing_one_transition_have_exactly_one_winner(database:
 
     assert errors == []
     assert len(wins) == 1
-    with database.session() as session:
-        stored = requests.get(session, request_id)
-        approvals = [e for e in audit.events_for_request(session, request_id) if e.action == "request.approved"]
-        assert audit.verify(session).ok
+    with database.write() as db:
+        stored = requests.get(db, request_id)
+        approvals = [e for e in audit.events_for_request(db, request_id) if e.action == "request.approved"]
+        assert audit.verify(db).ok
     assert stored.status == S.EXECUTING
     assert stored.decided_by == wins[0]
     assert [e.actor for e in approvals] == wins
@@ -77,19 +81,17 @@ def test_sixteen_threads_racing_one_transition_have_exactly_one_winner(database:
 
 def test_the_loser_sees_the_state_the_winner_left(database: Database) -> None:
     request_id = make_request(database)
-    with database.session() as session:
+    with database.write() as db:
         first = requests.transition(
-            session,
+            db,
             request_id,
-            expected=S.PENDING,
-            target=S.REJECTED,
-            actor="U0A",
-            action="request.rejected",
-            decided_by="U0A",
+            Transition(expected=S.PENDING, target=S.REJECTED, actor="U0A", action="request.rejected", decided_by="U0A"),
         )
-    with database.session() as session:
+    with database.write() as db:
         second = requests.transition(
-            session, request_id, expected=S.PENDING, target=S.EXECUTING, actor="U0B", action="request.approved"
+            db,
+            request_id,
+            Transition(expected=S.PENDING, target=S.EXECUTING, actor="U0B", action="request.approved"),
         )
     assert first.won and not second.won
     assert second.request.status == S.REJECTED and second.request.decided_by == "U0A"
@@ -110,45 +112,48 @@ def test_illegal_transitions_are_refused_with_a_clear_error(
     sqlite_database: Database, current: RequestStatus, target: RequestStatus
 ) -> None:
     request_id = make_request(sqlite_database)
-    with sqlite_database.session() as session, pytest.raises(IllegalTransition, match=f"from {current} to {target}"):
-        requests.transition(session, request_id, expected=current, target=target, actor="U0X", action="x")
+    with sqlite_database.write() as db, pytest.raises(IllegalTransition, match=f"from {current} to {target}"):
+        requests.transition(db, request_id, Transition(expected=current, target=target, actor="U0X", action="x"))
 
 
 def test_a_transition_and_its_audit_event_commit_together(sqlite_database: Database) -> None:
     request_id = make_request(sqlite_database)
-    with pytest.raises(RuntimeError), sqlite_database.session() as session:
+    with pytest.raises(RuntimeError), sqlite_database.write() as db:
         requests.transition(
-            session, request_id, expected=S.PENDING, target=S.REJECTED, actor="U0A", action="request.rejected"
+            db,
+            request_id,
+            Transition(expected=S.PENDING, target=S.REJECTED, actor="U0A", action="request.rejected"),
         )
         raise RuntimeError("crash before commit")
-    with sqlite_database.session() as session:
-        assert requests.get(session, request_id).status == S.PENDING
-        assert [e.action for e in audit.events_for_request(session, request_id)] == ["request.created"]
+    with sqlite_database.write() as db:
+        assert requests.get(db, request_id).status == S.PENDING
+        assert [e.action for e in audit.events_for_request(db, request_id)] == ["request.created"]
 
 
-def test_only_if_conditions_guard_the_update(database: Database) -> None:
+def test_conditions_beyond_the_status_guard_the_update(database: Database) -> None:
     request_id = make_request(database)
     later = audit.utcnow() + timedelta(days=2)
-    guarded = {"expected": S.PENDING, "target": S.EXECUTING, "actor": "U0A", "action": "request.approved"}
-    with database.plain(write=True) as db:
-        result = requests.transition(db, request_id, only_if=[requests.Where("expires_at", ">", later)], **guarded)
+    approve = Transition(expected=S.PENDING, target=S.EXECUTING, actor="U0A", action="request.approved")
+    with database.write() as db:
+        result = requests.transition(db, request_id, replace(approve, unexpired_at=later))
     assert not result.won and result.request.status == S.PENDING and result.event is None
-    with database.plain(write=True) as db:
-        result = requests.transition(
-            db, request_id, only_if=[requests.Where("expires_at", "<=", later)], attempts=1, **guarded
-        )
+    with database.write() as db:
+        result = requests.transition(db, request_id, replace(approve, due_at=later, new_attempt=True))
     assert result.won and result.request.status == S.EXECUTING and result.request.attempts == 1
     assert result.event is not None and result.event.action == "request.approved"
 
 
-def test_a_transition_names_only_columns_and_operators_that_exist(sqlite_database: Database) -> None:
-    request_id = make_request(sqlite_database)
-    with pytest.raises(ValueError, match="no column nonsense"), sqlite_database.plain(write=True) as db:
-        requests.transition(db, request_id, expected=S.PENDING, target=S.REJECTED, actor="U0A", action="x", nonsense=1)
-    with pytest.raises(ValueError, match="not a condition"):
-        requests.Where("status; DROP TABLE x", "=", 1)
-    with pytest.raises(ValueError, match="not a condition"):
-        requests.Where("expires_at", "LIKE", 1)
+def test_a_retry_needs_a_failure_that_is_safe_to_retry(database: Database) -> None:
+    request_id = make_request(database)
+    with database.write() as db:
+        for step in (
+            Transition(expected=S.PENDING, target=S.EXECUTING, actor="U0A", action="request.approved"),
+            Transition(expected=S.EXECUTING, target=S.FAILED, actor="system", action="x", retry_safe=False),
+        ):
+            assert requests.transition(db, request_id, step).won
+    retry = Transition(expected=S.FAILED, target=S.EXECUTING, actor="U0A", action="request.retried")
+    with database.write() as db:
+        assert not requests.transition(db, request_id, replace(retry, only_if_retry_safe=True)).won
 
 
 def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(sqlite_database: Database) -> None:
@@ -162,36 +167,34 @@ def test_readers_do_not_wait_for_a_writer(sqlite_database: Database) -> None:
     import time
 
     request_id = make_request(sqlite_database)
-    with sqlite_database.session() as writer:
-        writer.exec(text("UPDATE cancellation_requests SET reason = 'held'"))  # holds the write lock
+    with sqlite_database.write() as writer:
+        writer.execute(text("UPDATE cancellation_requests SET reason = 'held'"))  # holds the write lock
         started = time.perf_counter()
-        with sqlite_database.reader() as reader:
+        with sqlite_database.read() as reader:
             assert requests.get(reader, request_id).reason == "customer asked"  # the committed state
         assert time.perf_counter() - started < 1.0
-    with sqlite_database.reader() as reader:
+    with sqlite_database.read() as reader:
         assert requests.get(reader, request_id).reason == "held"
 
 
 def _set_card_and_status(database: Database, request_id: str, status: RequestStatus) -> None:
-    with database.plain(write=True) as db:
+    with database.write() as db:
         requests.set_card(db, request_id, channel="C0CHANNEL", card_ts="1.1")
-    with database.session() as session:
-        session.execute(
-            text("UPDATE cancellation_requests SET status = :s WHERE id = :id"), {"s": status, "id": request_id}
-        )
+    with database.write() as db:
+        db.execute(text("UPDATE cancellation_requests SET status = :s WHERE id = :id"), {"s": status, "id": request_id})
 
 
 def test_a_status_is_claimed_for_the_requester_once_whatever_copy_the_caller_read(database: Database) -> None:
     request_id = make_request(database)
     _set_card_and_status(database, request_id, S.EXECUTING)
-    with database.plain(write=True) as db:
+    with database.write() as db:
         assert requests.claim_notification(db, request_id, status=S.EXECUTING)
     # A caller holding the request as it was before that claim (nothing told yet) cannot claim it again...
-    with database.plain(write=True) as db:
+    with database.write() as db:
         assert not requests.claim_notification(db, request_id, status=S.EXECUTING)
     _set_card_and_status(database, request_id, S.CANCELLED)
     # ...nor a status the request no longer has; the current one is claimed exactly once.
-    with database.plain(write=True) as db:
+    with database.write() as db:
         assert not requests.claim_notification(db, request_id, status=S.EXECUTING)
         assert requests.claim_notification(db, request_id, status=S.CANCELLED)
         assert not requests.claim_notification(db, request_id, status=S.CANCELLED)
@@ -201,20 +204,20 @@ def test_a_released_claim_leaves_the_request_for_the_sweep(database: Database) -
     request_id = make_request(database)
     _set_card_and_status(database, request_id, S.CANCELLED)
     told = [S.CANCELLED]
-    with database.session() as session:
+    with database.write() as db:
         # Never told, card up to date otherwise: the sweep still finds it.
-        session.execute(text("UPDATE cancellation_requests SET thread_sequence = 99"))
-        assert [r.id for r in requests.needing_slack_catch_up(session, told=told)] == [request_id]
-    with database.plain(write=True) as db:
+        db.execute(text("UPDATE cancellation_requests SET thread_sequence = 99"))
+        assert [r.id for r in requests.needing_slack_catch_up(db, told=told)] == [request_id]
+    with database.write() as db:
         assert requests.claim_notification(db, request_id, status=S.CANCELLED)
-    with database.session() as session:
-        assert requests.needing_slack_catch_up(session, told=told) == []
-    with database.plain(write=True) as db:
+    with database.write() as db:
+        assert requests.needing_slack_catch_up(db, told=told) == []
+    with database.write() as db:
         requests.release_notification(db, request_id, status=S.CANCELLED)
-    with database.session() as session:
-        assert [r.id for r in requests.needing_slack_catch_up(session, told=told)] == [request_id]
+    with database.write() as db:
+        assert [r.id for r in requests.needing_slack_catch_up(db, told=told)] == [request_id]
         # A status nobody is told of (withdrawn, say) is not behind: it is not swept again and again.
-        assert requests.needing_slack_catch_up(session, told=[S.EXPIRED]) == []
+        assert requests.needing_slack_catch_up(db, told=[S.EXPIRED]) == []
 
 
 def test_a_writer_waits_for_another_process_then_gives_up_like_sqlite_would(tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""The use cases: asking, deciding, cancelling, upkeep, roles and audit. No Slack here (a lint rule says so)."""

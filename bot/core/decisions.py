@@ -1,0 +1,227 @@
+"""Deciding a request and cancelling at the provider: approve, reject, withdraw, retry, verify, and the cancel
+itself, which only the winner of a transition into `executing` ever runs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bot.core import access, transitions, upkeep
+from bot.core.context import Core
+from bot.core.results import SYSTEM_ACTOR, Refusal, Refused, Result, answers_refusals
+from providers.base import CancelResult, LookupResult, Outcome, SubscriptionStatus
+from storage import audit, requests
+from storage.models import CancellationRequest, RequestStatus, Role
+from storage.requests import Transition
+
+log = logging.getLogger(__name__)
+S = RequestStatus
+
+OUTCOME_STATUS = {
+    Outcome.CANCELLED: S.CANCELLED,
+    Outcome.ALREADY_CANCELLED: S.ALREADY_CANCELLED,
+    Outcome.UNKNOWN: S.UNKNOWN,
+}
+
+
+def status_for(outcome: Outcome) -> RequestStatus:
+    return OUTCOME_STATUS.get(outcome, S.FAILED)
+
+
+@answers_refusals
+def approve(core: Core, request_id: str, *, approver: str) -> Result:
+    """pending -> executing, by an approver who did not ask (unless self-approval is allowed) and is within the
+    hourly limit. The caller then runs `cancel`."""
+    request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="approve")
+    if approver == request.requester and not core.policy.allow_self_approval:
+        access.audit_event(core, request.id, approver, "approval.refused", {"why": "self_approval"})
+        return Result(ok=False, request=request, refusal=Refusal.SELF_APPROVAL)
+    _refuse_if_expired(core, request)
+    now = core.clock()
+    limit = core.policy.max_approvals_per_hour
+    with core.database.read() as db:
+        given = audit.count_actions(db, actor=approver, action="request.approved", since=now - timedelta(hours=1))
+    if given >= limit:
+        access.audit_event(core, request.id, approver, "limit.approvals", {"limit": limit, "window": "1h"})
+        return Result(ok=False, request=request, refusal=Refusal.OVER_LIMIT, limit=limit)
+    return transitions.decide(
+        core,
+        request.id,
+        Transition(
+            expected=S.PENDING,
+            target=S.EXECUTING,
+            actor=approver,
+            action="request.approved",
+            unexpired_at=now,
+            decided_by=approver,
+            decided_at=now,
+            started_at=now,
+            new_attempt=True,
+        ),
+    )
+
+
+@answers_refusals
+def reject(core: Core, request_id: str, *, approver: str) -> Result:
+    request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="reject")
+    _refuse_if_expired(core, request)
+    return _close(core, request, target=S.REJECTED, by=approver, action="request.rejected")
+
+
+@answers_refusals
+def withdraw(core: Core, request_id: str, *, user: str) -> Result:
+    request = access.load_for(core, request_id, user=user, needed=None, attempted="withdraw")
+    if user != request.requester:
+        return Result(ok=False, request=request, refusal=Refusal.NOT_REQUESTER)
+    return _close(core, request, target=S.WITHDRAWN, by=user, action="request.withdrawn")
+
+
+@answers_refusals
+def retry(core: Core, request_id: str, *, approver: str) -> Result:
+    """failed (retry safe) -> executing. The caller then runs `resume`, which reads before it cancels."""
+    request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="retry")
+    if request.status == S.FAILED and not request.retry_safe:
+        return Result(ok=False, request=request, refusal=Refusal.NOT_RETRYABLE)
+    return transitions.decide(
+        core,
+        request.id,
+        Transition(
+            expected=S.FAILED,
+            target=S.EXECUTING,
+            actor=approver,
+            action="request.retried",
+            only_if_retry_safe=True,
+            started_at=core.clock(),
+            new_attempt=True,
+        ),
+    )
+
+
+@answers_refusals
+def verify(core: Core, request_id: str, *, approver: str) -> Result:
+    """unknown -> read the subscription -> cancelled, or failed (safe to retry) when it is still running."""
+    request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="verify")
+    if request.status != S.UNKNOWN:
+        return Result(ok=False, request=request, refusal=transitions.lost(request))
+    seen = core.registry.get_provider(request.provider).lookup(request.subscription_id)
+    target, outcome, detail, retry_safe = _verified(seen)
+    if target is None:
+        access.audit_event(core, request.id, approver, "request.verify_inconclusive", {"provider_detail": seen.detail})
+        return Result(
+            ok=False, request=_current(core, request.id), refusal=Refusal.PROVIDER_PROBLEM, detail=seen.detail
+        )
+    return transitions.decide(
+        core,
+        request.id,
+        Transition(
+            expected=S.UNKNOWN,
+            target=target,
+            actor=approver,
+            action="request.verified",
+            detail={"outcome": outcome.value, "provider_detail": detail, "subscription_status": _status_of(seen)},
+            outcome=outcome.value,
+            outcome_detail=detail,
+            retry_safe=retry_safe,
+            finished_at=core.clock(),
+        ),
+    )
+
+
+def cancel(core: Core, request_id: str) -> Result:
+    """Cancel at the provider; only ever called by the winner of a transition into `executing`."""
+    request = _current(core, request_id)
+    assert request is not None and request.status == S.EXECUTING, "cancel needs a request in executing"
+    provider = core.registry.get_provider(request.provider)
+    core.in_flight.add(request.id)
+    try:
+        outcome = provider.cancel(request.subscription_id)
+    except Exception as exc:  # a bug in an adapter must still leave the request in a state it can leave
+        log.exception("provider %s raised during cancel of request %s", request.provider, request.id)
+        outcome = CancelResult(Outcome.UNKNOWN, f"internal error: {type(exc).__name__}", None, False, 0)
+    finally:
+        core.in_flight.discard(request.id)
+    return _settle(core, request, outcome, action="provider.answered")
+
+
+def resume(core: Core, request_id: str) -> Result:
+    """Continue a retried request: if the earlier try did cancel after all, say so instead of cancelling again."""
+    request = _current(core, request_id)
+    assert request is not None and request.status == S.EXECUTING
+    seen = core.registry.get_provider(request.provider).lookup(request.subscription_id)
+    if seen.snapshot is not None and seen.snapshot.status in (
+        SubscriptionStatus.CANCELLED,
+        SubscriptionStatus.TERMINATED,
+    ):
+        outcome = CancelResult(
+            Outcome.ALREADY_CANCELLED,
+            f"read before retrying: {seen.snapshot.status}",
+            seen.http_status,
+            False,
+            seen.elapsed_ms,
+        )
+        return _settle(core, request, outcome, action="provider.read")
+    return cancel(core, request_id)
+
+
+def _settle(core: Core, request: CancellationRequest, outcome: CancelResult, *, action: str) -> Result:
+    return transitions.apply(
+        core,
+        request.id,
+        Transition(
+            expected=S.EXECUTING,
+            target=status_for(outcome.outcome),
+            actor=SYSTEM_ACTOR,
+            action=action,
+            detail=outcome.audit_detail(),
+            outcome=outcome.outcome.value,
+            outcome_detail=outcome.detail,
+            retry_safe=outcome.retry_safe,
+            finished_at=core.clock(),
+        ),
+    )
+
+
+def _refuse_if_expired(core: Core, request: CancellationRequest) -> None:
+    """A click on a request past its expiry expires it (and says so) instead of deciding it."""
+    if request.expires_at > core.clock():
+        return  # not due: no write needed (the decision's own update re-checks the expiry)
+    expired = upkeep.expire_if_due(core, request.id)
+    if expired.ok:
+        raise Refused(Result(ok=False, request=expired.request, refusal=Refusal.EXPIRED, events=expired.events))
+
+
+def _close(core: Core, request: CancellationRequest, *, target: RequestStatus, by: str, action: str) -> Result:
+    now = core.clock()
+    return transitions.decide(
+        core,
+        request.id,
+        Transition(
+            expected=S.PENDING, target=target, actor=by, action=action, decided_by=by, decided_at=now, finished_at=now
+        ),
+    )
+
+
+def _current(core: Core, request_id: str) -> CancellationRequest | None:
+    with core.database.read() as db:
+        return requests.find(db, request_id)
+
+
+def _status_of(seen: LookupResult) -> str | None:
+    return seen.snapshot.status.value if seen.snapshot else None
+
+
+def _verified(seen: LookupResult) -> tuple[RequestStatus | None, Outcome, str, bool]:
+    """What a fresh read says about a cancel whose answer was lost."""
+    snapshot = seen.snapshot
+    if snapshot is None:
+        if seen.problem is Outcome.NOT_FOUND:
+            return S.FAILED, Outcome.NOT_FOUND, f"verified: {seen.detail or 'subscription not found'}", False
+        return None, seen.problem or Outcome.UNKNOWN, seen.detail, False
+    if snapshot.status is SubscriptionStatus.CANCELLED:
+        return S.CANCELLED, Outcome.CANCELLED, "verified: the subscription is cancelled", False
+    if snapshot.status is SubscriptionStatus.DEACTIVATED:
+        # Kajabi's cancel deactivates the purchase; a manual deactivation would too, so the audit says which test ran.
+        return S.CANCELLED, Outcome.CANCELLED, "verified: the purchase is deactivated after the cancel", False
+    if snapshot.status is SubscriptionStatus.TERMINATED:
+        return S.FAILED, Outcome.NOT_CANCELLABLE, "verified: the subscription is terminated", False
+    return S.FAILED, Outcome.PROVIDER_ERROR, f"verified: the subscription is still {snapshot.status}", True

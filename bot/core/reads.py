@@ -1,0 +1,56 @@
+"""What people may look at: a request with its history, and what the App Home lists for a user."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.core.context import Core
+from storage import audit, requests, roles
+from storage.models import AuditCheck, AuditEvent, CancellationRequest, Role, RoleAssignment
+
+HOME_LIMIT = 10
+
+
+def request(core: Core, request_id: str) -> CancellationRequest | None:
+    if not requests.looks_like_request_id(request_id):
+        return None
+    with core.database.read() as db:
+        return requests.find(db, request_id)
+
+
+def history(core: Core, request_id: str) -> list[AuditEvent]:
+    with core.database.read() as db:
+        return audit.events_for_request(db, request_id)
+
+
+@dataclass(frozen=True)
+class Home:
+    """What the App Home shows one user: requests they may decide, their own, and for admins roles and the
+    last chain check."""
+
+    is_approver: bool
+    decidable: list[CancellationRequest]
+    mine: list[CancellationRequest]
+    roles: list[RoleAssignment] | None
+    check: AuditCheck | None
+
+
+def home(core: Core, user: str) -> Home:
+    with core.database.read() as db:
+        held = roles.roles_of(db, user)
+        is_approver = any(role.includes(Role.APPROVER) for role in held)
+        is_admin = Role.ADMIN in held
+        decidable = []
+        if is_approver:
+            decidable = [
+                r
+                for r in requests.pending_for(db, limit=HOME_LIMIT * 2)
+                if r.requester != user or core.policy.allow_self_approval
+            ]
+        return Home(
+            is_approver=is_approver,
+            decidable=decidable,
+            mine=requests.recent_by_requester(db, user, limit=HOME_LIMIT),
+            roles=roles.list_all(db) if is_admin else None,
+            check=audit.latest_check(db) if is_admin else None,
+        )

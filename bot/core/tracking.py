@@ -1,0 +1,91 @@
+"""What Slack has been shown of each request: the card's dirty flag, the thread's lease and last shown event, and
+which status the requester was told of. Slack may fail at any point; these rows say what is still owed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.core.context import Core
+from storage import audit, notices, requests, roles
+from storage.models import AuditEvent, CancellationRequest, RequestStatus, Role
+
+S = RequestStatus
+
+# A requester's own withdrawal needs no DM; everything else that happens to their request does.
+TOLD = frozenset({S.EXECUTING, S.CANCELLED, S.ALREADY_CANCELLED, S.FAILED, S.UNKNOWN, S.REJECTED, S.EXPIRED})
+
+
+def current(core: Core, request_id: str) -> CancellationRequest | None:
+    with core.database.read() as db:
+        return requests.find(db, request_id)
+
+
+def card_failed(core: Core, request_id: str) -> None:
+    """The card could not be updated: the sweep shows the current state when Slack answers again."""
+    with core.database.write() as db:
+        requests.mark_card_dirty(db, request_id)
+
+
+def card_shown(core: Core, request_id: str, *, status: str) -> None:
+    """The card shows `status`: clear the dirty flag unless the request has moved on since."""
+    with core.database.write() as db:
+        requests.mark_card_clean(db, request_id, shown_status=status)
+
+
+def take_thread(core: Core, request: CancellationRequest, *, lease: timedelta) -> tuple[int, list[AuditEvent]] | None:
+    """Become the one worker posting to this request's thread, with the last event shown and the events it
+    lacks; None when nothing is owed or another worker holds the thread (it posts these too)."""
+    with core.database.read() as db:
+        if requests.last_event_sequence(db, request.id) <= request.thread_sequence:
+            return None  # nothing to post: no lease, no write
+    now = core.clock()
+    with core.database.write() as db:
+        if not requests.lock_thread(db, request.id, now=now, stale_before=now - lease):
+            return None
+        shown = requests.thread_sequence(db, request.id)
+        return shown, audit.events_for_request(db, request.id, after=shown)
+
+
+def thread_shown(core: Core, request_id: str, *, upto: int) -> list[AuditEvent]:
+    """Record the last event shown and return the events added meanwhile; the lease is given back only when there
+    are none, decided in the same write, so an event committed by another worker is never left unposted."""
+    with core.database.write() as db:
+        events = audit.events_for_request(db, request_id, after=upto)
+        requests.thread_posted(db, request_id, upto=upto, release=not events)
+    return events
+
+
+def thread_failed(core: Core, request_id: str, *, upto: int) -> None:
+    """Slack failed mid-thread: keep what was shown, give the lease back; the sweep catches up."""
+    with core.database.write() as db:
+        requests.thread_posted(db, request_id, upto=upto, release=True)
+
+
+def claim_notification(core: Core, request: CancellationRequest) -> bool:
+    """Whether this caller is the one to tell the requester of the request's current status."""
+    status = S(request.status)
+    if status not in TOLD or request.notified_status == status.value:
+        return False
+    with core.database.write() as db:
+        return requests.claim_notification(db, request.id, status=status.value)
+
+
+def release_notification(core: Core, request: CancellationRequest) -> None:
+    """The DM could not be sent: the requester counts as not told, and a later sync tries again."""
+    with core.database.write() as db:
+        requests.release_notification(db, request.id, status=request.status)
+
+
+def needing_catch_up(core: Core) -> list[str]:
+    """Requests whose card, thread or requester Slack still owes something."""
+    with core.database.read() as db:
+        return [r.id for r in requests.needing_slack_catch_up(db, told=TOLD)]
+
+
+def claim_alert(core: Core, *, subject: str, kind: str) -> list[str]:
+    """The admins to tell about `subject` and `kind`, or nobody when it was already reported this hour."""
+    now = core.clock()
+    with core.database.write() as db:
+        if not notices.claim(db, subject=subject, kind=kind, window=notices.hour_window(now), now=now):
+            return []
+        return roles.holders(db, Role.ADMIN)

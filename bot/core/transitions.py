@@ -1,0 +1,31 @@
+"""Running a request's transition and telling the loser why it lost."""
+
+from __future__ import annotations
+
+from bot.core.context import Core
+from bot.core.results import Refusal, Result
+from storage import requests
+from storage.models import CancellationRequest, RequestStatus
+from storage.requests import Transition
+
+
+def apply(core: Core, request_id: str, change: Transition) -> Result:
+    """One conditional transition with its audit event; ok only for the one caller that won it."""
+    with core.database.write() as db:
+        outcome = requests.transition(db, request_id, change)
+    events = [outcome.event] if outcome.event is not None else []
+    return Result(ok=outcome.won, request=outcome.request, events=events)
+
+
+def decide(core: Core, request_id: str, change: Transition) -> Result:
+    """A transition whose loser is told why: someone decided first, or it expired."""
+    result = apply(core, request_id, change)
+    if not result.ok:
+        return Result(ok=False, request=result.request, refusal=lost(result.request))
+    return result
+
+
+def lost(request: CancellationRequest | None) -> Refusal:
+    if request is None:
+        return Refusal.NO_SUCH_REQUEST
+    return Refusal.EXPIRED if request.status == RequestStatus.EXPIRED else Refusal.ALREADY_DECIDED

@@ -1,0 +1,261 @@
+"""Block Kit builders (slack_sdk models) for request cards, grant cards, the status view and the App Home: pure
+functions of stored state; the words come from bot.slack.text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.core.reads import HOME_LIMIT, Home
+from bot.slack import text as messages
+from bot.slack.text import clip as _clip
+from bot.slack.text import escape as _escape
+from providers.base import SubscriptionSnapshot
+from storage.models import AuditEvent, CancellationRequest, GrantStatus, RequestStatus, RoleGrant
+
+S = RequestStatus
+
+APPROVE = "cancel_sub_approve"
+REJECT = "cancel_sub_reject"
+WITHDRAW = "cancel_sub_withdraw"
+RETRY = "cancel_sub_retry"
+VERIFY = "cancel_sub_verify"
+GRANT_CONFIRM = "cancel_sub_grant_confirm"
+GRANT_DECLINE = "cancel_sub_grant_decline"
+ACTION_IDS = (APPROVE, REJECT, WITHDRAW, RETRY, VERIFY, GRANT_CONFIRM, GRANT_DECLINE)
+
+SECTION_LIMIT = 3000
+MESSAGE_LIMIT = 3900
+
+
+def card_text(request: CancellationRequest, provider_label: str) -> str:
+    """The top-level text: notifications and screen readers show this."""
+    return (
+        f"Cancel {provider_label} subscription {_escape(request.subscription_id)}? Requested by "
+        f"{messages.mention(request.requester)}. {_status_plain(request)}"
+    )
+
+
+def _status_plain(request: CancellationRequest) -> str:
+    return f"Status: {S(request.status).value.replace('_', ' ')}."
+
+
+def request_card(
+    request: CancellationRequest, *, provider_label: str, effect: str, snapshot: SubscriptionSnapshot | None
+) -> tuple[str, list[dict[str, Any]]]:
+    blocks: list[Block] = [
+        HeaderBlock(text=_clip(f"Cancel subscription {request.subscription_id}?", 150)),
+        SectionBlock(
+            fields=[
+                MarkdownTextObject(text=f"*Requested by*\n{messages.mention(request.requester)}"),
+                MarkdownTextObject(text=f"*Provider*\n{_escape(provider_label)}"),
+                MarkdownTextObject(text=f"*Subscription*\n`{_escape(request.subscription_id)}`"),
+                MarkdownTextObject(text=f"*Request*\n`{request.id}`"),
+                *_snapshot_fields(snapshot),
+            ]
+        ),
+        SectionBlock(text=MarkdownTextObject(text=_clip(f"*Reason*\n>{_escape(request.reason)}", SECTION_LIMIT))),
+        SectionBlock(text=MarkdownTextObject(text=f":warning: *Effect:* {effect}.")),
+    ]
+    if snapshot is not None and snapshot.notes:
+        notes = "\n".join(f"• {_escape(n)}" for n in snapshot.notes)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(notes, SECTION_LIMIT))]))
+    blocks.append(DividerBlock())
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(messages.status_line(request), SECTION_LIMIT))))
+    if request.outcome_detail and S(request.status) in (S.FAILED, S.UNKNOWN, S.ALREADY_CANCELLED):
+        said = _clip(f"Provider said: {_escape(request.outcome_detail)}", SECTION_LIMIT)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=said)]))
+    buttons = _buttons(request, effect=effect)
+    if buttons:
+        blocks.append(ActionsBlock(block_id="decision", elements=buttons))
+    return card_text(request, provider_label), [b.to_dict() for b in blocks]
+
+
+def _snapshot_fields(snapshot: SubscriptionSnapshot | None) -> list[MarkdownTextObject]:
+    if snapshot is None:
+        return []
+    customer = " · ".join(_escape(p) for p in (snapshot.customer_name, snapshot.customer_email) if p) or "not shown"
+    amount = " ".join(p for p in (snapshot.amount, snapshot.currency) if p) or "not shown"
+    return [
+        MarkdownTextObject(text=f"*Customer*\n{customer}"),
+        MarkdownTextObject(text=f"*Plan*\n{_escape(snapshot.plan or 'not shown')}"),
+        MarkdownTextObject(text=f"*Amount*\n{_escape(amount)}"),
+        MarkdownTextObject(text=f"*Status at request*\n{snapshot.status.value}"),
+    ]
+
+
+def _confirm(title: str, text: str, yes: str, *, danger: bool = False) -> ConfirmObject:
+    return ConfirmObject(
+        title=_clip(title, 100),
+        text=MarkdownTextObject(text=_clip(text, 300)),
+        confirm=_clip(yes, 30),
+        deny="Go back",
+        style="danger" if danger else None,
+    )
+
+
+def _buttons(request: CancellationRequest, *, effect: str) -> list[ButtonElement]:
+    status = S(request.status)
+    sub = request.subscription_id
+    if status is S.PENDING:
+        return [
+            ButtonElement(
+                text="Approve",
+                action_id=APPROVE,
+                value=request.id,
+                style="primary",
+                confirm=_confirm(
+                    messages.APPROVE_DIALOG[0],
+                    f"This {effect}: `{_escape(_clip(sub, 64))}`.",
+                    messages.APPROVE_DIALOG[1],
+                    danger=True,
+                ),
+            ),
+            ButtonElement(
+                text="Reject",
+                action_id=REJECT,
+                value=request.id,
+                style="danger",
+                confirm=_confirm(*messages.REJECT_DIALOG),
+            ),
+            ButtonElement(
+                text="Withdraw",
+                action_id=WITHDRAW,
+                value=request.id,
+                confirm=_confirm(*messages.WITHDRAW_DIALOG),
+            ),
+        ]
+    if status is S.FAILED and request.retry_safe:
+        return [
+            ButtonElement(
+                text="Retry",
+                action_id=RETRY,
+                value=request.id,
+                style="primary",
+                confirm=_confirm(*messages.RETRY_DIALOG),
+            )
+        ]
+    if status is S.UNKNOWN:
+        return [
+            ButtonElement(
+                text="Verify",
+                action_id=VERIFY,
+                value=request.id,
+                style="primary",
+                confirm=_confirm(*messages.VERIFY_DIALOG),
+            )
+        ]
+    return []
+
+
+def audit_thread_text(events: list[AuditEvent]) -> str:
+    return _clip("\n".join(messages.audit_line(e) for e in events), MESSAGE_LIMIT)
+
+
+def status_view(request: CancellationRequest, events: list[AuditEvent], *, provider_label: str) -> str:
+    """The ephemeral answer to `/cancel-sub status <id>`."""
+    lines = [
+        f"*{request.id}*: cancel {_escape(provider_label)} subscription `{_escape(request.subscription_id)}`, "
+        f"asked by {messages.mention(request.requester)}.",
+        messages.status_line(request),
+        "*History*",
+        *(messages.audit_line(e) for e in events),
+    ]
+    return _clip("\n".join(lines), MESSAGE_LIMIT)
+
+
+def grant_card(grant: RoleGrant) -> tuple[str, list[dict[str, Any]]]:
+    """A proposed approver/admin grant: a second admin confirms or declines it."""
+    parts: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=messages.grant_summary(grant))),
+        SectionBlock(text=MarkdownTextObject(text=messages.grant_state(grant))),
+    ]
+    if GrantStatus(grant.status) is GrantStatus.PENDING:
+        title, question = messages.grant_confirm_dialog(grant)
+        parts.append(
+            ActionsBlock(
+                block_id="grant",
+                elements=[
+                    ButtonElement(
+                        text="Confirm",
+                        action_id=GRANT_CONFIRM,
+                        value=grant.id,
+                        style="primary",
+                        confirm=_confirm(title, question, "Confirm"),
+                    ),
+                    ButtonElement(text="Decline", action_id=GRANT_DECLINE, value=grant.id, style="danger"),
+                ],
+            )
+        )
+    return messages.grant_plain(grant), [b.to_dict() for b in parts]
+
+
+def home_view(home: Home) -> dict[str, Any]:
+    """The App Home: what an approver may decide, the user's own requests, and for admins roles and the chain."""
+    parts: list[Block] = [HeaderBlock(text="cancel-sub")]
+    if home.is_approver:
+        parts.append(SectionBlock(text=MarkdownTextObject(text=f"*Waiting for a decision* ({len(home.decidable)})")))
+        if not home.decidable:
+            parts.append(ContextBlock(elements=[MarkdownTextObject(text=messages.NOTHING_TO_DECIDE)]))
+        for request in home.decidable[:HOME_LIMIT]:
+            parts.append(
+                SectionBlock(
+                    text=MarkdownTextObject(
+                        text=_clip(
+                            f"`{request.id}` {request.provider} `{_escape(request.subscription_id)}` asked by "
+                            f"{messages.mention(request.requester)}: _{_escape(request.reason)}_\n"
+                            f"Expires {messages.when(request.expires_at)}",
+                            SECTION_LIMIT,
+                        )
+                    )
+                )
+            )
+            parts.append(
+                ActionsBlock(
+                    block_id=f"home-{request.id}",
+                    elements=[
+                        b
+                        for b in _buttons(request, effect="cancels at the provider")
+                        if b.action_id in (APPROVE, REJECT)
+                    ],
+                )
+            )
+    parts.append(DividerBlock())
+    parts.append(SectionBlock(text=MarkdownTextObject(text="*Your recent requests*")))
+    if not home.mine:
+        parts.append(ContextBlock(elements=[MarkdownTextObject(text=messages.NO_REQUESTS_YET)]))
+    for request in home.mine[:HOME_LIMIT]:
+        parts.append(
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=_clip(
+                        f"`{request.id}` {request.provider} `{_escape(request.subscription_id)}`: "
+                        f"{messages.status_line(request)}",
+                        SECTION_LIMIT,
+                    )
+                )
+            )
+        )
+    if home.roles is not None:
+        parts.append(DividerBlock())
+        lines = [f"• {messages.mention(a.user_id)} {a.role}" for a in home.roles] or ["No roles yet."]
+        parts.append(SectionBlock(text=MarkdownTextObject(text=_clip("*Roles*\n" + "\n".join(lines), SECTION_LIMIT))))
+        check = home.check
+        verdict = (
+            messages.CHAIN_NOT_CHECKED
+            if check is None
+            else messages.chain_verdict(check.ok, check.events, check.description, check.checked_at)
+        )
+        parts.append(SectionBlock(text=MarkdownTextObject(text=verdict)))
+    return {"type": "home", "blocks": [b.to_dict() for b in parts]}

@@ -1,0 +1,118 @@
+"""What people type after /cancel-sub, parsed into one typed command each (or a usage error saying what is wrong)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.slack import text
+
+REASON_MIN, REASON_MAX = 3, 500
+MAX_TEXT = 4000
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class Invalid:
+    error: str
+
+
+@dataclass(frozen=True)
+class AskCommand:
+    provider: str
+    subscription_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Status:
+    request_id: str
+
+
+@dataclass(frozen=True)
+class ListRoles:
+    pass
+
+
+@dataclass(frozen=True)
+class Grant:
+    target: str  # a mention as Slack escapes it (<@U123|name>) or a bare user id
+    role: str
+
+
+@dataclass(frozen=True)
+class Revoke:
+    target: str
+    role: str
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    target: str  # a request id, a mention, or a subscription id
+    since: str = ""
+
+
+@dataclass(frozen=True)
+class Export:
+    since: str = ""
+
+
+Command = Help | Invalid | AskCommand | Status | ListRoles | Grant | Revoke | AuditQuery | Export
+
+USAGE = {
+    "roles": "roles",
+    "grant": "grant @user <requester|approver|admin>",
+    "revoke": "revoke @user <requester|approver|admin>",
+    "audit": "audit <subscription-id | @user | request-id> [--since 7d]",
+    "export": "export [--since 30d]",
+}
+
+
+def parse(typed: str) -> Command:
+    """Split the command text; say exactly what is wrong when it cannot be understood."""
+    typed = (typed or "").strip()
+    if not typed or typed.lower() in {"help", "-h", "--help", "?"}:
+        return Help()
+    if len(typed) > MAX_TEXT:
+        return Invalid(text.too_long(len(typed), MAX_TEXT))
+    words = typed.split(None, 2)
+    first = words[0].lower()
+    if first in USAGE:
+        return _parse_admin(first, typed.split()[1:])
+    if first == "status":
+        if len(words) != 2:
+            return Invalid(text.usage_of("status <request-id>", example="CR-7K3M9Q2A"))
+        return Status(words[1].strip().upper())
+    if len(words) == 1:
+        return Invalid(text.missing_id_and_reason(words[0]))
+    if len(words) == 2:
+        return Invalid(text.reason_required(REASON_MIN, REASON_MAX))
+    reason = " ".join(words[2].split())
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        return Invalid(text.reason_length(REASON_MIN, REASON_MAX, len(reason)))
+    return AskCommand(provider=first, subscription_id=words[1], reason=reason)
+
+
+def _parse_admin(word: str, args: list[str]) -> Command:
+    since = ""
+    if "--since" in args:
+        at = args.index("--since")
+        if at + 1 >= len(args):
+            return Invalid(text.SINCE_NEEDS_VALUE)
+        since = args[at + 1]
+        args = args[:at] + args[at + 2 :]
+    match word, args:
+        case "roles", []:
+            return ListRoles()
+        case "grant", [target, role]:
+            return Grant(target, role)
+        case "revoke", [target, role]:
+            return Revoke(target, role)
+        case "audit", [target]:
+            return AuditQuery(target, since)
+        case "export", []:
+            return Export(since)
+    return Invalid(text.usage_of(USAGE[word]))

@@ -1,0 +1,171 @@
+"""Delivery to Slack: request cards and their audit threads, kept in step with the database, and direct messages.
+
+Slack may fail (429, 5xx, timeouts) after slack_sdk's retries; the database stays the record. What Slack still
+owes is kept in bot.core.tracking (a dirty card, a thread's last shown event, an untold requester), and the periodic
+sweep catches it up. Nothing here raises on Slack's account.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from slack_sdk import WebClient
+
+from bot.core import tracking
+from bot.core.context import Core
+from bot.slack import blocks, text
+from bot.slack.errors import CHANNEL_ERRORS, SLACK_FAILURES, SLACK_OR_ANSWER_FAILURES, slack_error
+from providers.base import SubscriptionSnapshot
+from storage.models import CancellationRequest, RoleGrant
+
+log = logging.getLogger(__name__)
+
+# How often a card update chases a status that keeps moving before leaving it to the next sync.
+REFRESH_ROUNDS = 3
+
+
+@dataclass(frozen=True)
+class Posted:
+    ts: str | None
+    error: str | None = None
+
+    @property
+    def channel_error(self) -> bool:
+        return self.error in CHANNEL_ERRORS
+
+
+class Delivery:
+    def __init__(self, core: Core, *, thread_lease: timedelta) -> None:
+        self._core = core
+        # A worker that died while posting to a thread leaves its lease; after this long another takes over
+        # (the same span after which a crashed process's cancels are settled).
+        self._thread_lease = thread_lease
+        # A user's DM channel with the bot never changes; remembering it saves a Web API call per DM.
+        self._dm_channels: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    # -- request cards --------------------------------------------------------------------------------------
+
+    def _render(self, request: CancellationRequest) -> tuple[str, list[dict[str, object]]]:
+        provider = self._core.registry.get(request.provider)
+        label = provider.label if provider else request.provider
+        effect = provider.effect.describe() if provider else "see the provider's rules"
+        return blocks.request_card(
+            request, provider_label=label, effect=effect, snapshot=SubscriptionSnapshot.from_json(request.snapshot)
+        )
+
+    def post_card(self, client: WebClient, request: CancellationRequest) -> Posted:
+        message, card = self._render(request)
+        try:
+            response = client.chat_postMessage(channel=request.channel, text=message, blocks=card, unfurl_links=False)
+        except SLACK_FAILURES as exc:
+            error = slack_error(exc)
+            log.warning("could not post the card of %s: %s", request.id, error)
+            return Posted(None, error)
+        return Posted(str(response["ts"]))
+
+    def sync(
+        self,
+        client: WebClient,
+        request_id: str,
+        *,
+        refresh: bool = True,
+        current: CancellationRequest | None = None,
+    ) -> None:
+        """Show the request's current state on its card, the audit events its thread lacks, and tell the
+        requester by DM what changed. `current` is the request as a transition just left it, which saves a read
+        (the card update reads again afterwards, so a change made meanwhile still shows)."""
+        request = current or tracking.current(self._core, request_id)
+        if request is None:
+            return
+        if request.card_ts:
+            if refresh or request.card_dirty:
+                self._refresh(client, request)
+            self._thread(client, request)
+        self._tell_requester(client, request)
+
+    def _refresh(self, client: WebClient, request: CancellationRequest) -> None:
+        """Render the row and update the card; if the status moved on meanwhile, render again. Updates from
+        several threads may finish in any order, but the last one to finish always shows the current state."""
+        for _ in range(REFRESH_ROUNDS):
+            message, card = self._render(request)
+            assert request.card_ts is not None, "only posted cards are refreshed"
+            try:
+                client.chat_update(channel=request.channel, ts=request.card_ts, text=message, blocks=card)
+            except SLACK_FAILURES as exc:
+                log.warning("could not update the card of %s: %s", request.id, slack_error(exc))
+                tracking.card_failed(self._core, request.id)
+                return
+            now = tracking.current(self._core, request.id)
+            if now is None or (now.status == request.status and now.outcome == request.outcome):
+                break
+            request = now
+        if request.card_dirty:
+            tracking.card_shown(self._core, request.id, status=request.status)
+
+    def _thread(self, client: WebClient, request: CancellationRequest) -> None:
+        """Post the events the thread lacks. One worker at a time holds the thread, so lines appear once and
+        in order; it keeps posting until nothing is left, so events added meanwhile are not stranded."""
+        taken = tracking.take_thread(self._core, request, lease=self._thread_lease)
+        if taken is None:
+            return
+        shown, events = taken
+        try:
+            while True:
+                if events:
+                    client.chat_postMessage(
+                        channel=request.channel, thread_ts=request.card_ts, text=blocks.audit_thread_text(events)
+                    )
+                    shown = events[-1].sequence
+                events = tracking.thread_shown(self._core, request.id, upto=shown)
+                if not events:
+                    return
+        except SLACK_FAILURES as exc:
+            log.warning("could not post to the thread of %s: %s", request.id, slack_error(exc))
+            tracking.thread_failed(self._core, request.id, upto=shown)
+
+    # -- grant cards ----------------------------------------------------------------------------------------
+
+    def show_grant(self, client: WebClient, grant: RoleGrant) -> None:
+        if not grant.card_ts:
+            return
+        message, card = blocks.grant_card(grant)
+        try:
+            client.chat_update(channel=grant.channel, ts=grant.card_ts, text=message, blocks=card)
+        except SLACK_FAILURES as exc:
+            log.warning("could not update the role change card %s: %s", grant.id, slack_error(exc))
+
+    # -- direct messages ------------------------------------------------------------------------------------
+
+    def dm(self, client: WebClient, user: str, message: str) -> bool:
+        try:
+            with self._lock:
+                channel = self._dm_channels.get(user)
+            if channel is None:
+                channel = str(client.conversations_open(users=user)["channel"]["id"])
+                with self._lock:
+                    self._dm_channels[user] = channel
+            client.chat_postMessage(channel=channel, text=message)
+        except SLACK_OR_ANSWER_FAILURES as exc:
+            log.warning("could not DM %s: %s", user, slack_error(exc))
+            with self._lock:
+                self._dm_channels.pop(user, None)
+            return False
+        return True
+
+    def _tell_requester(self, client: WebClient, request: CancellationRequest) -> None:
+        """Each status the requester hears of, once (decided in the database, so across replicas too)."""
+        if not tracking.claim_notification(self._core, request):
+            return
+        if not self.dm(client, request.requester, text.requester_dm(request)):
+            tracking.release_notification(self._core, request)
+
+    def alert_admins(self, client: WebClient, *, subject: str, kind: str, message: str) -> bool:
+        """DM every admin, unless this subject and kind were already reported this hour."""
+        admins = tracking.claim_alert(self._core, subject=subject, kind=kind)
+        for admin in admins:
+            self.dm(client, admin, message)
+        return bool(admins)

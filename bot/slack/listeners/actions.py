@@ -1,0 +1,216 @@
+"""Button listeners: one per action id. Each acks at once, then decides in the work pool through bot.core."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+
+from bot.core import admin, decisions
+from bot.core.admin import Change, RoleRefusal
+from bot.core.results import Refusal, Result
+from bot.runtime.services import Services
+from bot.slack import alerts, home, text
+from bot.slack.errors import SLACK_FAILURES, slack_error
+from storage.models import CancellationRequest, Role
+
+log = logging.getLogger(__name__)
+
+Tell = Callable[[str], None]
+
+
+def on_approve(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
+) -> None:
+    ack()
+    user, request_id = clicked(body, action)
+    services.pool.submit(
+        approve,
+        services,
+        client,
+        replier(services, body, respond, client, user),
+        request_id=request_id,
+        user=user,
+        from_home=from_home(body),
+    )
+
+
+def approve(services: Services, client: WebClient, tell: Tell, *, request_id: str, user: str, from_home: bool) -> None:
+    """pending -> executing; the winner then cancels at the provider, in this work thread."""
+    result = decisions.approve(services.core, request_id, approver=user)
+    if show_decision(services, client, tell, result, user=user) and result.request is not None:
+        show(services, client, decisions.cancel(services.core, result.request.id).request)
+    refresh_home(services, client, user, from_home)
+
+
+def on_reject(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
+) -> None:
+    ack()
+    user, request_id = clicked(body, action)
+    services.pool.submit(
+        reject,
+        services,
+        client,
+        replier(services, body, respond, client, user),
+        request_id=request_id,
+        user=user,
+        from_home=from_home(body),
+    )
+
+
+def reject(services: Services, client: WebClient, tell: Tell, *, request_id: str, user: str, from_home: bool) -> None:
+    show_decision(services, client, tell, decisions.reject(services.core, request_id, approver=user), user=user)
+    refresh_home(services, client, user, from_home)
+
+
+def on_withdraw(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
+) -> None:
+    ack()
+    user, request_id = clicked(body, action)
+    services.pool.submit(
+        withdraw, services, client, replier(services, body, respond, client, user), request_id=request_id, user=user
+    )
+
+
+def withdraw(services: Services, client: WebClient, tell: Tell, *, request_id: str, user: str) -> None:
+    show_decision(services, client, tell, decisions.withdraw(services.core, request_id, user=user), user=user)
+
+
+def on_retry(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
+) -> None:
+    ack()
+    user, request_id = clicked(body, action)
+    services.pool.submit(
+        retry, services, client, replier(services, body, respond, client, user), request_id=request_id, user=user
+    )
+
+
+def retry(services: Services, client: WebClient, tell: Tell, *, request_id: str, user: str) -> None:
+    """failed -> executing; the winner reads the subscription and cancels only if it still runs."""
+    result = decisions.retry(services.core, request_id, approver=user)
+    if show_decision(services, client, tell, result, user=user) and result.request is not None:
+        show(services, client, decisions.resume(services.core, result.request.id).request)
+
+
+def on_verify(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
+) -> None:
+    ack()
+    user, request_id = clicked(body, action)
+    services.pool.submit(
+        verify, services, client, replier(services, body, respond, client, user), request_id=request_id, user=user
+    )
+
+
+def verify(services: Services, client: WebClient, tell: Tell, *, request_id: str, user: str) -> None:
+    show_decision(services, client, tell, decisions.verify(services.core, request_id, approver=user), user=user)
+
+
+def on_grant_confirm(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
+) -> None:
+    ack()
+    user, grant_id = clicked(body, action)
+    services.pool.submit(
+        decide_grant,
+        services,
+        client,
+        replier(services, body, respond, client, user),
+        grant_id=grant_id,
+        user=user,
+        confirm=True,
+    )
+
+
+def on_grant_decline(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
+) -> None:
+    ack()
+    user, grant_id = clicked(body, action)
+    services.pool.submit(
+        decide_grant,
+        services,
+        client,
+        replier(services, body, respond, client, user),
+        grant_id=grant_id,
+        user=user,
+        confirm=False,
+    )
+
+
+def decide_grant(services: Services, client: WebClient, tell: Tell, *, grant_id: str, user: str, confirm: bool) -> None:
+    change = admin.decide_grant(services.core, grant_id, actor=user, confirm=confirm)
+    if change.change is Change.REFUSED:
+        tell(text.role_change(change))
+        if change.refusal is RoleRefusal.NOT_ADMIN and change.grant is not None:
+            alerts.denied(services, client, user=user, attempted="decide a role change", needed=Role.ADMIN)
+        return
+    grant = change.grant
+    assert grant is not None
+    services.delivery.show_grant(client, grant)
+    try:
+        client.chat_postMessage(channel=grant.channel, thread_ts=grant.card_ts, text=text.role_change(change))
+    except SLACK_FAILURES as exc:
+        log.warning("could not post the role change line: %s", slack_error(exc))
+
+
+# -- shared by the listeners above ---------------------------------------------------------------------------
+
+
+def clicked(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str]:
+    """Who clicked, and the id the button carries (shape already checked by guards)."""
+    return str((body.get("user") or {}).get("id", "")), str(action.get("value") or "")[:64]
+
+
+def from_home(body: dict[str, Any]) -> bool:
+    view = body.get("view")
+    return isinstance(view, dict) and view.get("type") == "home"
+
+
+def replier(services: Services, body: dict[str, Any], respond: Respond, client: WebClient, user: str) -> Tell:
+    """How to answer the clicker privately: ephemeral where the click came from a message, a DM from the Home."""
+    if body.get("response_url"):
+
+        def ephemeral(message: str) -> None:
+            respond(text=message, response_type="ephemeral", replace_original=False)
+
+        return ephemeral
+
+    def direct(message: str) -> None:
+        services.delivery.dm(client, user, message)
+
+    return direct
+
+
+def show(services: Services, client: WebClient, request: CancellationRequest | None) -> None:
+    """Show a step on the card, in the thread and to the requester, from the Slack pool: the work thread goes on
+    to the provider call meanwhile. Updates may finish in any order: the card shows the latest state, thread lines
+    keep their order, and each DM goes out once (see Delivery.sync)."""
+    if request is not None:
+        services.slack_pool.submit(services.delivery.sync, client, request.id, current=request)
+
+
+def show_decision(services: Services, client: WebClient, tell: Tell, result: Result, *, user: str) -> bool:
+    """Show a won decision; tell the clicker why a lost one did nothing. Returns whether it was won."""
+    if result.ok:
+        show(services, client, result.request)
+        return True
+    tell(text.refusal_text(result, viewer=user))
+    if result.refusal is Refusal.NO_ROLE:
+        alerts.denied(services, client, user=user, attempted="decide a request", needed=Role.APPROVER)
+    if result.refusal is Refusal.OVER_LIMIT:
+        alerts.over_limit(services, client, user=user, kind="approvals", result=result)
+    if result.request is not None and result.events:
+        show(services, client, result.request)  # e.g. the click found the request expired
+    return False
+
+
+def refresh_home(services: Services, client: WebClient, user: str, wanted: bool) -> None:
+    if wanted:
+        home.publish(services, client, user)

@@ -1,0 +1,246 @@
+"""`/cancel-sub`: parse, answer within the ack, and hand the slow part (lookups, cards, exports) to the work pool."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+
+from bot.core import access, admin, asking, reads
+from bot.core.admin import Change
+from bot.core.asking import Ask
+from bot.core.results import Refusal, Result
+from bot.core.since import parse_since
+from bot.runtime.services import Services
+from bot.slack import alerts, blocks, text
+from bot.slack.commands import AskCommand, AuditQuery, Export, Grant, Help, Invalid, ListRoles, Revoke, Status, parse
+from bot.slack.errors import SLACK_FAILURES, SLACK_OR_ANSWER_FAILURES, slack_error
+from bot.slack.mentions import mentioned_user
+from providers.base import InvalidSubscriptionId, UnknownProvider
+from storage import audit
+from storage.errors import RoleError
+from storage.models import Role
+from storage.roles import parse_role
+
+log = logging.getLogger(__name__)
+
+
+def on_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient, services: Services) -> None:
+    user, channel = command.get("user_id", ""), command.get("channel_id", "")
+    match parse(command.get("text", "")):
+        case Help():
+            ack(text=text.usage(services.registry.describe_enabled()))
+        case Invalid(error):
+            ack(text=text.invalid_command(error, services.registry.describe_enabled()))
+        case Status(request_id):
+            show_status(services, ack=ack, client=client, user=user, request_id=request_id)
+        case AskCommand() as asked:
+            ask(
+                services,
+                ack=ack,
+                respond=respond,
+                client=client,
+                asked=asked,
+                user=user,
+                channel=channel,
+                command_key=command.get("trigger_id") or None,
+            )
+        case ListRoles():
+            if _allowed(services, ack=ack, client=client, user=user, needed=Role.ADMIN, attempted="roles"):
+                ack(text=text.roles_list(admin.list_roles(services.core)))
+        case Grant(target, role) | Revoke(target, role) as change:
+            word = "grant" if isinstance(change, Grant) else "revoke"
+            if _allowed(services, ack=ack, client=client, user=user, needed=Role.ADMIN, attempted=word):
+                change_role(
+                    services,
+                    ack=ack,
+                    respond=respond,
+                    client=client,
+                    user=user,
+                    channel=channel,
+                    grant=isinstance(change, Grant),
+                    target=target,
+                    role_name=role,
+                )
+        case AuditQuery(target, since):
+            if _allowed(services, ack=ack, client=client, user=user, needed=Role.APPROVER, attempted="audit"):
+                look_up_audit(services, ack=ack, target=target, since_text=since)
+        case Export(since):
+            if _allowed(services, ack=ack, client=client, user=user, needed=Role.ADMIN, attempted="export"):
+                export_audit(services, ack=ack, respond=respond, client=client, user=user, since_text=since)
+
+
+def _allowed(services: Services, *, ack: Ack, client: WebClient, user: str, needed: Role, attempted: str) -> bool:
+    if access.has_role(services.core, user, needed):
+        return True
+    alerts.deny(services, ack=ack, client=client, user=user, needed=needed, attempted=attempted)
+    return False
+
+
+def ask(
+    services: Services,
+    *,
+    ack: Ack,
+    respond: Respond,
+    client: WebClient,
+    asked: AskCommand,
+    user: str,
+    channel: str,
+    command_key: str | None,
+) -> None:
+    """Validate before anything is stored or sent (bad input never reaches a provider), ack, then look up."""
+    try:
+        provider = services.registry.get_provider(asked.provider)
+        subscription_id = provider.validate_id(asked.subscription_id)
+    except (UnknownProvider, InvalidSubscriptionId) as exc:
+        ack(text=text.warning(str(exc)))
+        return
+    if not access.may_ask(services.core, user):
+        alerts.deny(services, ack=ack, client=client, user=user, needed=Role.REQUESTER, attempted="request")
+        return
+    ack(text=text.looking_up(subscription_id, provider.label))
+    request = Ask(
+        requester=user,
+        provider=provider.name,
+        subscription_id=subscription_id,
+        reason=asked.reason,
+        channel=channel,
+        # A retried delivery of a command already handled makes no second request.
+        command_key=command_key,
+    )
+    services.pool.submit(make_request, services, respond=respond, client=client, ask=request, label=provider.label)
+
+
+def make_request(services: Services, *, respond: Respond, client: WebClient, ask: Ask, label: str) -> None:
+    """After the ack: read the subscription, store the request, post the card."""
+    result = asking.request(services.core, ask)
+    if result.duplicate:
+        return
+    if result.refusal is Refusal.OVER_LIMIT:
+        alerts.over_limit(services, client, user=ask.requester, kind="requests", result=result)
+    if result.refusal is Refusal.NO_ROLE:
+        alerts.denied(services, client, user=ask.requester, attempted="request", needed=Role.REQUESTER)
+    if not result.ok or result.request is None:
+        said = text.lookup_refusal(result, subscription_id=ask.subscription_id, provider_label=label)
+        respond(text=said, response_type="ephemeral")
+        return
+    request = result.request
+    posted = services.delivery.post_card(client, request)
+    if posted.ts is None:
+        closed = asking.close_unposted(services.core, request.id, why=posted.error or "card not posted")
+        closed_id = closed.request.id if closed.request else request.id
+        said = text.unposted(posted.error, closed_id, channel_error=posted.channel_error)
+        respond(text=said, response_type="ephemeral")
+        return
+    asking.card_posted(services.core, request.id, channel=request.channel, card_ts=posted.ts)
+    services.delivery.sync(client, request.id, refresh=False)  # the card was just posted as it is
+    respond(text=text.posted(request.id), response_type="ephemeral")
+
+
+def show_status(services: Services, *, ack: Ack, client: WebClient, user: str, request_id: str) -> None:
+    if not _allowed(services, ack=ack, client=client, user=user, needed=Role.REQUESTER, attempted="status"):
+        return
+    request = reads.request(services.core, request_id)
+    if request is None:
+        ack(text=text.refusal_text(Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)))
+        return
+    provider = services.registry.get(request.provider)
+    label = provider.label if provider else request.provider
+    ack(text=blocks.status_view(request, reads.history(services.core, request.id), provider_label=label))
+
+
+def change_role(
+    services: Services,
+    *,
+    ack: Ack,
+    respond: Respond,
+    client: WebClient,
+    user: str,
+    channel: str,
+    grant: bool,
+    target: str,
+    role_name: str,
+) -> None:
+    member = mentioned_user(target)
+    if member is None:
+        ack(text=text.name_with_mention("grant" if grant else "revoke"))
+        return
+    try:
+        role = parse_role(role_name)
+    except RoleError as exc:
+        ack(text=text.warning(str(exc)))
+        return
+    if grant:
+        change = admin.grant(services.core, actor=user, user_id=member, role=role, channel=channel)
+    else:
+        change = admin.revoke(services.core, actor=user, user_id=member, role=role)
+    ack(text=text.role_change(change))
+    if change.change in (Change.REFUSED, Change.UNCHANGED):
+        return
+    services.pool.submit(announce_role_change, services, client=client, respond=respond, channel=channel, change=change)
+
+
+def announce_role_change(
+    services: Services, *, client: WebClient, respond: Respond, channel: str, change: admin.RoleChange
+) -> None:
+    """Every role change is a line in the channel; a proposed grant is a card with Confirm / Decline."""
+    proposal = change.grant if change.change is Change.PROPOSED else None
+    try:
+        if proposal is not None:
+            message, card = blocks.grant_card(proposal)
+            posted = client.chat_postMessage(channel=channel, text=message, blocks=card)
+            admin.grant_card_posted(services.core, proposal.id, card_ts=str(posted["ts"]))
+        else:
+            client.chat_postMessage(channel=channel, text=text.role_change(change))
+    except SLACK_FAILURES as exc:
+        log.warning("could not announce a role change in %s: %s", channel, slack_error(exc))
+        respond(text=text.announce_failed(proposal=proposal is not None), response_type="ephemeral")
+
+
+def _since(ack: Ack, since_text: str) -> tuple[bool, datetime | None]:
+    try:
+        return True, parse_since(since_text) if since_text else None
+    except ValueError as exc:
+        ack(text=text.warning(str(exc)))
+        return False, None
+
+
+def look_up_audit(services: Services, *, ack: Ack, target: str, since_text: str) -> None:
+    understood, since = _since(ack, since_text)
+    if not understood:
+        return
+    found = admin.audit_lookup(
+        services.core, request_id=target, user_id=mentioned_user(target), subscription_id=target, since=since
+    )
+    ack(text=text.audit_summary(found, since))
+
+
+def export_audit(
+    services: Services, *, ack: Ack, respond: Respond, client: WebClient, user: str, since_text: str
+) -> None:
+    understood, since = _since(ack, since_text)
+    if not understood:
+        return
+    ack(text=text.EXPORT_PREPARING)
+    services.pool.submit(send_export, services, client=client, respond=respond, user=user, since=since)
+
+
+def send_export(services: Services, *, client: WebClient, respond: Respond, user: str, since: datetime | None) -> None:
+    csv_text, count = admin.export_csv(services.core, since=since)
+    try:
+        channel = client.conversations_open(users=user)["channel"]["id"]
+        client.files_upload_v2(
+            channel=channel,
+            content=csv_text,
+            filename=f"cancel-sub-audit-{audit.utcnow():%Y%m%d-%H%M}.csv",
+            title="cancel-sub audit export",
+            initial_comment=text.export_comment(count, since),
+        )
+    except SLACK_OR_ANSWER_FAILURES as exc:
+        log.warning("audit export to %s failed: %s", user, slack_error(exc))
+        respond(text=text.EXPORT_FAILED, response_type="ephemeral")
+        return
+    admin.record_export(services.core, actor=user, events=count, since=since)

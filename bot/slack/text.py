@@ -1,0 +1,424 @@
+"""Every sentence people read in Slack: outcomes, refusals, confirmations, usage. Plain mrkdwn; no I/O."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from bot.core.admin import AuditLookup, AuditSubject, Change, RoleChange, RoleRefusal
+from bot.core.results import Refusal, Result
+from providers.base import Outcome
+from storage.models import AuditEvent, CancellationRequest, RequestStatus, RoleAssignment, RoleGrant
+
+S = RequestStatus
+
+COMMAND = "/cancel-sub"
+SUMMARY_LINES = 25
+
+
+def escape(value: str) -> str:
+    """Text typed by a person or returned by a provider, shown in mrkdwn: no mentions, links or channel pings
+    smuggled in."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def mention(user_id: str | None) -> str:
+    if not user_id or user_id == "system":
+        return "the bot"
+    if user_id.startswith("cli:"):
+        return f"`{user_id}`"
+    return f"<@{user_id}>"
+
+
+def when(moment: datetime | None) -> str:
+    """Slack shows this in each reader's own time zone; the fallback is UTC."""
+    if moment is None:
+        return "an unknown time"
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+OUTCOME_WORDS = {
+    Outcome.CANCELLED: "Cancelled at the provider.",
+    Outcome.ALREADY_CANCELLED: "It was already cancelled at the provider; nothing changed.",
+    Outcome.NOT_FOUND: "The provider does not know this subscription; nothing was cancelled.",
+    Outcome.NOT_CANCELLABLE: "The provider refused to cancel it; nothing was cancelled.",
+    Outcome.AUTH_FAILED: "The provider did not accept our credentials; nothing was cancelled. An admin must fix it.",
+    Outcome.FORBIDDEN: "Our provider account may not do this; nothing was cancelled. An admin must fix it.",
+    Outcome.RATE_LIMITED: "The provider asked us to slow down; nothing was cancelled yet. Retry in a minute.",
+    Outcome.PROVIDER_ERROR: "The provider had a problem; nothing was cancelled yet. It is safe to retry.",
+    Outcome.UNKNOWN: (
+        "We sent the cancel but lost the answer: it may or may not be cancelled. Verify before anything else."
+    ),
+}
+
+
+def outcome_words(outcome: str | None, *, retry_safe: bool = True) -> str:
+    if outcome is None:
+        return ""
+    words = OUTCOME_WORDS.get(Outcome(outcome), outcome)
+    if Outcome(outcome) in (Outcome.RATE_LIMITED, Outcome.PROVIDER_ERROR) and not retry_safe:
+        words = "The provider answered in a way we did not expect; nothing is known to be cancelled."
+    return words
+
+
+def status_line(request: CancellationRequest) -> str:
+    """One line saying where the request stands, for the card and for /cancel-sub status."""
+    status = S(request.status)
+    by, at = mention(request.decided_by), when(request.decided_at)
+    if status is S.PENDING:
+        return f":hourglass_flowing_sand: Waiting for an approver. Expires {when(request.expires_at)}."
+    if status is S.EXECUTING:
+        return f":arrows_counterclockwise: Approved by {by} {at}, cancelling…"
+    if status is S.CANCELLED:
+        return f":white_check_mark: *Cancelled.* Approved by {by} {at}; done {when(request.finished_at)}."
+    if status is S.ALREADY_CANCELLED:
+        return f":white_check_mark: *Already cancelled* at the provider; nothing changed. Approved by {by} {at}."
+    if status is S.FAILED:
+        words = outcome_words(request.outcome, retry_safe=request.retry_safe)
+        return f":x: *Not cancelled.* {words}"
+    if status is S.UNKNOWN:
+        return f":warning: *Result unknown.* {outcome_words(request.outcome)}"
+    if status is S.REJECTED:
+        return f":no_entry_sign: *Rejected* by {by} {at}. Nothing was cancelled."
+    if status is S.WITHDRAWN:
+        if request.decided_by is None:
+            return ":leftwards_arrow_with_hook: *Closed:* the card could not be posted. Nothing was cancelled."
+        return f":leftwards_arrow_with_hook: *Withdrawn* by {by} {at}. Nothing was cancelled."
+    if status is S.EXPIRED:
+        return f":alarm_clock: *Expired* {when(request.finished_at)} without a decision. Nothing was cancelled."
+    return str(status)
+
+
+def refusal_text(result: Result, *, viewer: str | None = None) -> str:
+    """Why a click or a command did nothing, for the person who tried."""
+    refusal, request, detail = result.refusal or Refusal.ALREADY_DECIDED, result.request, result.detail
+    if refusal is Refusal.NO_ROLE:
+        needed = result.needed.value if result.needed else "requester"
+        return (
+            f"This needs the {needed} role, and you don't have it. Ask an admin of this bot to grant it "
+            f"(an admin runs `cancel-sub roles grant <your user id> {needed}`)."
+        )
+    if refusal is Refusal.PROVIDER_PROBLEM and request is not None:
+        return f"The provider could not say whether it is cancelled ({escape(detail)}). Try Verify again later."
+    if refusal is Refusal.SELF_APPROVAL:
+        return "You asked for this cancellation, so someone else has to approve it (two-person rule)."
+    if refusal is Refusal.NOT_REQUESTER:
+        return "Only the person who asked for this cancellation can withdraw it."
+    if refusal is Refusal.NO_SUCH_REQUEST:
+        return "That request does not exist (check the id: it looks like CR-7K3M9Q2A)."
+    if refusal is Refusal.OVER_LIMIT:
+        if request is not None:
+            return (
+                f"Limit reached: {result.limit} approvals in an hour is the limit; another approver can take this one."
+            )
+        return f"Limit reached: {result.limit} requests in 24 hours is the limit; ask an admin if you need more."
+    if refusal is Refusal.NOT_RETRYABLE:
+        return "This failure is final: retrying would not change it. Ask for a new request once the cause is fixed."
+    if request is not None and refusal in (Refusal.ALREADY_DECIDED, Refusal.EXPIRED):
+        if viewer is not None and viewer == request.decided_by and S(request.status) is not S.EXPIRED:
+            return f"You already decided request {request.id}: it is {_decided(request)} (the click was counted once)."
+        return f"Too late: request {request.id} is already {_decided(request)}."
+    return escape(detail) or refusal.value
+
+
+def _decided(request: CancellationRequest) -> str:
+    status = S(request.status)
+    by, at = mention(request.decided_by), when(request.decided_at)
+    if status in (S.EXECUTING, S.CANCELLED, S.ALREADY_CANCELLED, S.FAILED, S.UNKNOWN):
+        return f"approved by {by} {at} (now {status.value.replace('_', ' ')})"
+    if status is S.REJECTED:
+        return f"rejected by {by} {at}"
+    if status is S.WITHDRAWN:
+        return f"withdrawn by {by} {at}" if request.decided_by else "closed"
+    if status is S.EXPIRED:
+        return f"expired {when(request.finished_at)}"
+    return status.value
+
+
+ACTION_WORDS = {
+    "request.created": "asked to cancel",
+    "request.approved": "approved",
+    "request.rejected": "rejected",
+    "request.withdrawn": "withdrew the request",
+    "request.expired": "expired the request",
+    "request.retried": "retried",
+    "request.verified": "verified at the provider",
+    "request.verify_inconclusive": "tried to verify; the provider could not say",
+    "request.recovered": "settled the request after a restart",
+    "provider.answered": "got the provider's answer",
+    "provider.read": "read the subscription before retrying",
+    "approval.refused": "was refused approval",
+    "access.denied": "was refused (no role)",
+    "limit.approvals": "was refused (approval limit reached)",
+}
+
+
+def audit_line(event: AuditEvent) -> str:
+    """One thread line per audit event: who, what, when, and the outcome where there is one."""
+    detail = json.loads(event.detail)
+    words = ACTION_WORDS.get(event.action, event.action)
+    line = f"`#{event.sequence}` {when(event.time)} · {mention(event.actor)} {words}"
+    if "outcome" in detail:
+        status = f", HTTP {detail['http_status']}" if detail.get("http_status") else ""
+        elapsed = f", {detail['elapsed_ms']} ms" if "elapsed_ms" in detail else ""
+        said = detail.get("provider_detail") or ""
+        line += f": *{detail['outcome']}*{status}{elapsed}" + (f" — {escape(str(said))}" if said else "")
+    elif event.action == "request.created":
+        line += f": _{escape(str(detail.get('reason', '')))}_"
+    elif "why" in detail:
+        line += f" ({escape(str(detail['why']))})"
+    return line
+
+
+def usage(enabled: str) -> str:
+    return "\n".join(
+        [
+            f"*{COMMAND}* asks for a subscription to be cancelled; an approver confirms it.",
+            f"• `{COMMAND} <provider> <subscription-id> <reason>` ask (reason: 3 to 500 characters)",
+            f"• `{COMMAND} status <request-id>` where a request stands, with its history",
+            f"• `{COMMAND} help` this message",
+            f"Approvers: `{COMMAND} audit <subscription-id | @user | request-id> [--since 7d]`.",
+            f"Admins: `{COMMAND} roles`, `{COMMAND} grant @user <role>`, `{COMMAND} revoke @user <role>`, "
+            f"`{COMMAND} export [--since 30d]`.",
+            f"Providers: {enabled}.",
+            f"Example: `{COMMAND} sandbox sb_1001 customer asked by email on 2 Nov`",
+        ]
+    )
+
+
+# -- command line usage errors -------------------------------------------------------------------------------
+
+SINCE_NEEDS_VALUE = "`--since` needs a value, e.g. `--since 7d` or `--since 2026-11-01`."
+
+
+def too_long(length: int, limit: int) -> str:
+    return f"That is {length} characters; a request fits in {limit}."
+
+
+def usage_of(form: str, *, example: str = "") -> str:
+    return f"Usage: `{COMMAND} {form}`" + (f", e.g. {example}." if example else ".")
+
+
+def missing_id_and_reason(provider: str) -> str:
+    shown = provider if len(provider) <= 30 else provider[:30] + "…"
+    return f"Missing the subscription id and the reason: `{COMMAND} {escape(shown)} <subscription-id> <reason>`."
+
+
+def reason_required(low: int, high: int) -> str:
+    return f"A reason is required ({low} to {high} characters), after the id."
+
+
+def reason_length(low: int, high: int, length: int) -> str:
+    return f"The reason must be {low} to {high} characters (it is {length})."
+
+
+def invalid_command(error: str, enabled: str) -> str:
+    return f":warning: {error}\n\n{usage(enabled)}"
+
+
+def warning(problem: str) -> str:
+    return f":warning: {escape(problem)}"
+
+
+# -- asking ----------------------------------------------------------------------------------------------------
+
+
+def looking_up(subscription_id: str, provider_label: str) -> str:
+    return f"Looking up `{escape(subscription_id)}` at {provider_label}…"
+
+
+def posted(request_id: str) -> str:
+    return f"Request `{request_id}` is posted and waits for an approver."
+
+
+def lookup_refusal(result: Result, *, subscription_id: str, provider_label: str) -> str:
+    """Why no request was made after the lookup."""
+    refusal = result.refusal
+    if refusal in (Refusal.OVER_LIMIT, Refusal.NO_ROLE):
+        return refusal_text(result)
+    sub = f"`{escape(subscription_id)}`"
+    if refusal is Refusal.NOT_FOUND:
+        return f"{provider_label} has no subscription {sub}. Check the id (no request was made)."
+    if refusal is Refusal.ALREADY_CANCELLED:
+        return f"{provider_label} subscription {sub} is already cancelled. Nothing to do (no request was made)."
+    if refusal is Refusal.NOT_CANCELLABLE:
+        return f"{provider_label} subscription {sub} has ended and cannot be cancelled (no request was made)."
+    if refusal in (Refusal.UNKNOWN_PROVIDER, Refusal.INVALID_ID):
+        return warning(result.detail)
+    return (
+        f"Could not read {sub} at {provider_label}, so no request was made: {escape(result.detail) or 'no details'}. "
+        "If this persists, an admin should check the provider settings."
+    )
+
+
+def unposted(error: str | None, request_id: str, *, channel_error: bool) -> str:
+    if channel_error:
+        return (
+            "I can't post in this channel, so nothing was requested "
+            f"(request `{request_id}` is closed). Invite me with `/invite @cancel-sub` and run the command again, "
+            "or use it in a channel I'm in."
+        )
+    return (
+        f"Slack did not accept the request card ({error}), so nothing was requested (request `{request_id}` is "
+        "closed). Please try again in a minute."
+    )
+
+
+def requester_dm(request: CancellationRequest) -> str:
+    return f"Your request `{request.id}` to cancel `{escape(request.subscription_id)}`: {status_line(request)}"
+
+
+# -- admins ----------------------------------------------------------------------------------------------------
+
+
+def denied_alert(user: str, *, attempted: str, needed: str) -> str:
+    return f":warning: <@{user}> tried to {attempted} without the {needed} role (reported at most once an hour)."
+
+
+def over_limit_alert(user: str, *, kind: str, limit: int) -> str:
+    window = "24 hours" if kind == "requests" else "an hour"
+    return f":warning: <@{user}> reached the {kind} limit: {limit} {kind} in {window}."
+
+
+def name_with_mention(word: str) -> str:
+    return f":warning: Name the person with a mention, e.g. `{COMMAND} {word} @alex approver`."
+
+
+def roles_list(assignments: list[RoleAssignment]) -> str:
+    if not assignments:
+        return "No roles yet."
+    lines = [
+        f"• <@{a.user_id}> {a.role} (granted by {mention(a.granted_by)} {when(a.granted_at)})" for a in assignments
+    ]
+    return "*Roles*\n" + "\n".join(lines)
+
+
+def role_change(change: RoleChange) -> str:
+    """What a role command did, for the person who ran it and for the channel."""
+    actor, who, role = f"<@{change.actor}>", f"<@{change.user_id}>", change.role.value if change.role else ""
+    match change.change:
+        case Change.GRANTED:
+            return f"{actor} granted the {role} role to {who}."
+        case Change.REVOKED:
+            return f"{actor} revoked the {role} role from {who}."
+        case Change.PROPOSED:
+            return f"{actor} proposes the {role} role for {who}; another admin must confirm."
+        case Change.CONFIRMED:
+            return f"{actor} confirmed: {who} now has the {role} role."
+        case Change.DECLINED:
+            return f"{actor} declined the {role} role for {who}."
+        case Change.UNCHANGED:
+            return f"{who} does not have the {role} role." if change.revoking else f"{who} already has the {role} role."
+    return role_refusal(change)
+
+
+def role_refusal(change: RoleChange) -> str:
+    match change.refusal:
+        case RoleRefusal.NOT_ADMIN:
+            if change.grant is not None:
+                return "Only admins can confirm or decline role changes."
+            return "Only admins can change roles."
+        case RoleRefusal.NO_SUCH_GRANT:
+            return "That role change does not exist."
+        case RoleRefusal.SELF_CONFIRMATION:
+            return "You proposed this change, so another admin has to confirm it."
+        case RoleRefusal.TOO_LATE if change.grant is not None:
+            by = f" by <@{change.grant.decided_by}>." if change.grant.decided_by else "."
+            return f"Too late: this role change is already {change.grant.status}{by}"
+    return escape(change.detail)
+
+
+def announce_failed(*, proposal: bool) -> str:
+    return "The change is recorded, but I can't post in this channel (invite me with `/invite`). " + (
+        "The proposal can be confirmed once it is posted; propose it again where I am." if proposal else ""
+    )
+
+
+def grant_state(grant: RoleGrant) -> str:
+    match grant.status:
+        case "pending":
+            return f":hourglass_flowing_sand: Waiting for another admin. Expires {when(grant.expires_at)}."
+        case "confirmed":
+            return f":white_check_mark: *Confirmed* by {mention(grant.decided_by)} {when(grant.decided_at)}."
+        case "declined":
+            return f":no_entry_sign: *Declined* by {mention(grant.decided_by)} {when(grant.decided_at)}."
+    return f":alarm_clock: *Expired* {when(grant.decided_at)} without a decision."
+
+
+def grant_summary(grant: RoleGrant) -> str:
+    who, by = mention(grant.user_id), mention(grant.requested_by)
+    return f"*Role change:* the *{grant.role}* role for {who}, proposed by {by}."
+
+
+def grant_plain(grant: RoleGrant) -> str:
+    return (
+        f"Role change: {grant.role} for {mention(grant.user_id)}, proposed by {mention(grant.requested_by)} "
+        f"({grant.status})"
+    )
+
+
+def grant_confirm_dialog(grant: RoleGrant) -> tuple[str, str]:
+    return f"Give {grant.role} rights?", f"{mention(grant.user_id)} will be able to act as {grant.role}."
+
+
+# -- audit -----------------------------------------------------------------------------------------------------
+
+
+def audit_subject(found: AuditLookup) -> str:
+    match found.subject:
+        case AuditSubject.REQUEST:
+            return f"request {found.key}"
+        case AuditSubject.USER:
+            return f"<@{found.key}>"
+    return f"subscription `{escape(found.key)}`"
+
+
+def audit_summary(found: AuditLookup, since: datetime | None) -> str:
+    label, events = audit_subject(found), found.events
+    if not events:
+        return f"No audit events for {label}" + (f" since {when(since)}." if since else ".")
+    shown = events[-SUMMARY_LINES:]
+    head = f"*Audit for {label}*: {len(events)} events" + (f" since {when(since)}" if since else "")
+    if len(events) > len(shown):
+        head += f" (the last {len(shown)} shown; `{COMMAND} export` has them all)"
+    return head + "\n" + "\n".join(audit_line(e) for e in shown)
+
+
+EXPORT_PREPARING = "Preparing the audit export; it arrives as a CSV file in a direct message."
+EXPORT_FAILED = "The export could not be sent to you by DM. Try again, or run `cancel-sub audit export` on the server."
+
+
+def export_comment(count: int, since: datetime | None) -> str:
+    return f"The audit log: {count} events" + (f" since {when(since)}." if since else ".")
+
+
+# -- cards and the App Home ------------------------------------------------------------------------------------
+
+APPROVE_DIALOG = ("Cancel this subscription?", "Cancel it")
+REJECT_DIALOG = ("Reject this request?", "Nothing will be cancelled.", "Reject")
+WITHDRAW_DIALOG = ("Withdraw your request?", "Only the requester can withdraw.", "Withdraw")
+RETRY_DIALOG = (
+    "Retry the cancel?",
+    "The bot reads the subscription first and cancels only if it is still running. Approvers only.",
+    "Retry",
+)
+VERIFY_DIALOG = (
+    "Verify at the provider?",
+    "The bot reads the subscription and settles this request. Nothing is cancelled by this button.",
+    "Verify",
+)
+NOTHING_TO_DECIDE = "Nothing to decide right now."
+NO_REQUESTS_YET = "You have not asked for any cancellation yet."
+CHAIN_NOT_CHECKED = "The audit chain has not been checked yet; the bot checks it periodically."
+
+
+def chain_verdict(ok: bool, events: int, description: str, checked_at: datetime) -> str:
+    if ok:
+        return f":white_check_mark: Audit chain intact ({events} events), checked {when(checked_at)}."
+    return f":rotating_light: *Audit chain broken*: {escape(description)} (checked {when(checked_at)})."
