@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import venv
@@ -37,8 +38,25 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
+# The PostgreSQL tests use this database when it answers and TEST_DATABASE_URL names no other.
+LOCAL_POSTGRESQL = ("127.0.0.1", 5432)
+LOCAL_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
 def run(*args: str) -> int:
     return subprocess.run([str(PYTHON), *args], cwd=ROOT).returncode
+
+
+def find_postgresql() -> None:
+    if os.environ.get("TEST_DATABASE_URL"):
+        return
+    try:
+        socket.create_connection(LOCAL_POSTGRESQL, timeout=1).close()
+    except OSError:
+        print("PostgreSQL is not reachable on 127.0.0.1:5432: its tests will be skipped (they say so)", flush=True)
+        return
+    os.environ["TEST_DATABASE_URL"] = LOCAL_TEST_DATABASE_URL
+    print(f"PostgreSQL tests run against {LOCAL_TEST_DATABASE_URL}", flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -51,6 +69,7 @@ def main(argv: list[str]) -> int:
         return run("-m", "bot", "demo")
     if task == "bench":
         return run("-m", "bench", *argv[1:])
+    find_postgresql()
     for step in (["-m", "ruff", "check", "."], ["-m", "mypy"]):
         code = run(*step)
         if code:

@@ -40,22 +40,6 @@ class Outcome(StrEnum):
     PROVIDER_ERROR = "provider_error"
     UNKNOWN = "unknown"
 
-    @property
-    def is_done(self) -> bool:
-        """The subscription is cancelled (by us or before)."""
-        return self in (Outcome.CANCELLED, Outcome.ALREADY_CANCELLED)
-
-    @property
-    def is_configuration_problem(self) -> bool:
-        return self in (Outcome.AUTH_FAILED, Outcome.FORBIDDEN)
-
-
-# Whether asking again is safe and may help; final failures and configuration problems will not change.
-RETRY_SAFE = {
-    Outcome.RATE_LIMITED: True,
-    Outcome.PROVIDER_ERROR: True,
-}
-
 
 class SubscriptionStatus(StrEnum):
     ACTIVE = "active"

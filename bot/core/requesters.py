@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 # How long a yes from the database is trusted for an ack. A revoked requester's ack may still say "Looking up…"
-# for this long; the work after it asks the database again and refuses (see Workflow.request).
+# for this long; the work after it asks the database again and refuses (see bot.core.asking.request).
 REMEMBER_SECONDS = 30.0
 
 
@@ -15,9 +15,10 @@ class RecentRequesters:
     counts at once. Nothing is decided here that the database does not decide again before anything happens;
     the ack only promises a lookup.
 
-    Why it exists: under a burst, the ack's one read let other threads take the interpreter (each call into the
-    database driver releases it) and most of an ack's wait was winning it back. Plain dict operations need no
-    lock: each is atomic in CPython, and a lost update only means one more database read."""
+    Why it exists: each call into the database driver releases the interpreter, and under a burst an ack's read
+    spent most of its time winning it back from the work threads (see the README's Performance section). Plain
+    dict operations need no lock: each is atomic in CPython, and a lost update only means one more database
+    read."""
 
     def __init__(self, seconds: float = REMEMBER_SECONDS, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._seconds = seconds

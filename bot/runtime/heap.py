@@ -6,9 +6,9 @@ import gc
 
 
 def freeze_startup_objects() -> None:
-    """Move every object that exists once the bot is built (modules, the app, its clients and caches: about
-    100 000 objects) out of the collector's reach. They live as long as the process, yet each full collection
-    walked them all while every thread, including those answering Slack, waited: 50 to 70 ms under load, two or
-    three times in a burst of 2 000 commands. What is made later is collected as before."""
+    """Move every object that exists once the bot is built (modules, the app, its clients and caches) out of the
+    collector's reach. They live as long as the process, yet each full collection would walk them all while every
+    thread, including those answering Slack, waits (see the README's Performance section). What is made later is
+    collected as before."""
     gc.collect()  # the garbage of starting up, so that it is not kept for ever
     gc.freeze()

@@ -21,9 +21,8 @@ from providers.registry import ProviderConfig, Registry, build_registry
 from storage import migrate
 from storage.database import Database
 
-# The work after an ack (provider calls, cards, threads) may wait a little; the acks may not. In A/B runs of the
-# ack benchmark, lowering the work threads' priority cut the acks' p99 by half or more under a burst, and approval
-# throughput stayed within the runs' noise.
+# The work after an ack (provider calls, cards, threads) may wait a little; the acks may not, so the work threads
+# run at a lower CPU priority (the README's Performance section has the measurements).
 WORK_NICENESS = 10
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from providers.base import Outcome
-from tests.providers.fakes import (
+from tests.support.providers import (
     ScriptedServer,
     connect_refused,
     html,

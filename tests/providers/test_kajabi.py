@@ -9,7 +9,7 @@ import pytest
 
 from providers.base import InvalidSubscriptionId, Outcome, SubscriptionStatus
 from providers.kajabi import KajabiProvider
-from tests.providers.fakes import (
+from tests.support.providers import (
     JSON_API,
     ScriptedServer,
     Sleeps,

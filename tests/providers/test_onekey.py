@@ -11,7 +11,7 @@ import pytest
 
 from providers.base import InvalidSubscriptionId, Outcome, SubscriptionStatus
 from providers.onekey import OneKeyProvider
-from tests.providers.fakes import ScriptedServer, Sleeps, html, json_response, raw
+from tests.support.providers import ScriptedServer, Sleeps, html, json_response, raw
 
 BASE = "https://api-stg.onekey.test"
 SUB = "/v3/subscriptions/219"

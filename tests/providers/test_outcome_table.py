@@ -10,8 +10,8 @@ from bot.slack import text as messages
 from providers.base import SubscriptionProvider
 from providers.kajabi import KajabiProvider
 from providers.onekey import OneKeyProvider
-from tests.providers.fakes import ScriptedServer, Sleeps
 from tests.providers.outcome_cases import CASES, KAJABI_CANCEL, ONEKEY, Case, case_id
+from tests.support.providers import ScriptedServer, Sleeps
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

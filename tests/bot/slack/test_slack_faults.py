@@ -7,7 +7,7 @@ from bot.runtime.sweeper import sweep_once
 from bot.slack import blocks
 from storage import audit
 from tests.bot.conftest import AGENT, APPROVER, CHANNEL
-from tests.bot.test_scenarios import ask, ask_and_get_id, card_of, chain_ok, click, ephemeral_to, request_count
+from tests.bot.slack.test_scenarios import ask, ask_and_get_id, card_of, chain_ok, click, ephemeral_to, request_count
 
 
 def test_a_rate_limited_card_post_is_retried_after_retry_after(stack: LocalStack) -> None:

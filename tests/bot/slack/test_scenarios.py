@@ -23,7 +23,7 @@ from providers.sandbox import SandboxProvider
 from storage import audit, roles
 from storage.models import Role
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, APPROVER_2, CHANNEL, STRANGER
-from tests.providers.fakes import JSON_API, ScriptedServer, Sleeps, json_response, purchase, raw, token
+from tests.support.providers import JSON_API, ScriptedServer, Sleeps, json_response, purchase, raw, token
 
 
 def ask(stack: LocalStack, text: str, user: str = AGENT, channel: str = CHANNEL) -> httpx.Response:

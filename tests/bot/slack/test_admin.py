@@ -17,7 +17,7 @@ from bot.slack import blocks
 from storage import audit, roles
 from storage.models import Role
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, APPROVER_2, CHANNEL, STRANGER
-from tests.bot.test_scenarios import ask, ask_and_get_id, click, ephemeral_to
+from tests.bot.slack.test_scenarios import ask, ask_and_get_id, click, ephemeral_to
 
 ADMIN_2, NEWBIE = "U0ADMIN02", "U0NEWBIE1"
 

@@ -9,7 +9,7 @@ import yaml
 
 from bot.slack import text as messages
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = yaml.safe_load((ROOT / "manifest.yml").read_text())
 
 # Web API method (as slack_sdk names it) -> the bot scope it needs. A call not listed here fails the test.
