@@ -66,12 +66,12 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock at BEGIN, so a read-then-write transaction never fails
-        # half-way with "database is locked"; writers queue on the busy timeout instead. Read-only
-        # transactions take no lock: in WAL mode they read beside a writer.
-        if connection.get_execution_options().get(READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # half-way with "database is locked"; writers queue on the busy timeout instead. Reads open no
+        # transaction: in WAL mode each statement reads a committed state beside a writer, without the two
+        # extra calls into the driver (BEGIN, COMMIT) that every click would pay several times.
+        # The statement goes to the driver directly: it is fixed text, and this runs once per transaction.
+        if not connection.get_execution_options().get(READ_ONLY):
+            connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -172,7 +172,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A transaction for reads only: on SQLite it never waits for a writer (WAL)."""
+        """Reads only: on SQLite it never waits for a writer (WAL), and each statement sees what is committed when
+        it runs; on PostgreSQL the block is one transaction."""
         with self._read_engine.begin() as connection:
             yield connection
 
@@ -203,8 +204,10 @@ class Database:
 
 
 def load(model: type[Model], rows: Iterable[Any]) -> list[Model]:
-    """Rows of a Core select over the model's table, as model instances (values already typed by the columns)."""
-    return [model(**row._mapping) for row in rows]
+    """Rows of a Core select over the model's table, as model instances. The values come typed from the columns
+    (trusted data), so they are not validated again: pydantic's model_construct, about a tenth of the cost of
+    the model's __init__, which every click pays several times."""
+    return [model.model_construct(**row._mapping) for row in rows]
 
 
 def table(model: type[SQLModel]) -> Table:

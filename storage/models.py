@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, SQLModel
 
 
@@ -150,3 +151,7 @@ class AuditCheck(SQLModel, table=True):
     ok: bool
     events: int
     description: str
+
+# Rows are loaded with pydantic's model_construct (storage.database.load), which skips the constructor that would
+# otherwise set SQLAlchemy's mappers up on first use: set them up here, once, before any model is read.
+configure_mappers()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Update, and_, bindparam, exists, func, insert, or_, select, update
 
 from storage import audit
 from storage.database import load, table
@@ -82,6 +83,26 @@ class Transition:
 
 
 _RECORDED = ("decided_by", "decided_at", "started_at", "finished_at", "outcome", "outcome_detail", "retry_safe")
+
+
+@functools.cache
+def _transition_statement(
+    recorded: tuple[str, ...], *, new_attempt: bool, unexpired: bool, due: bool, retry_safe: bool
+) -> Update:
+    """The conditional UPDATE of one shape of transition, built once: the few shapes come from the use cases'
+    code, and a statement built once is compiled once (SQLAlchemy's cache keys it by the object). RETURNING
+    (SQLite 3.35 and later, PostgreSQL) gives the winner the changed row in the same statement."""
+    values: dict[str, Any] = {"status": bindparam("target"), **{name: bindparam(name) for name in recorded}}
+    if new_attempt:
+        values["attempts"] = _c.attempts + 1
+    conditions = [_c.id == bindparam("request_id"), _c.status == bindparam("expected")]
+    if unexpired:
+        conditions.append(_c.expires_at > bindparam("unexpired_at", type_=_c.expires_at.type))
+    if due:
+        conditions.append(_c.expires_at <= bindparam("due_at", type_=_c.expires_at.type))
+    if retry_safe:
+        conditions.append(_c.retry_safe.is_(True))
+    return update(_requests).where(*conditions).values(values).returning(*_requests.c)
 
 
 @dataclass(frozen=True)
@@ -160,33 +181,43 @@ def transition(db: Connection, request_id: str, change: Transition) -> Transitio
     The caller that gets `won=True` is the one and only winner, whatever other threads or processes did.
     """
     check_transition(change.expected, change.target)
-    values: dict[str, Any] = {"status": change.target.value}
-    values.update({name: getattr(change, name) for name in _RECORDED if getattr(change, name) is not None})
-    if change.new_attempt:
-        values["attempts"] = _c.attempts + 1
-    conditions = [_c.id == request_id, _c.status == change.expected.value]
-    if change.unexpired_at is not None:
-        conditions.append(_c.expires_at > change.unexpired_at)
-    if change.due_at is not None:
-        conditions.append(_c.expires_at <= change.due_at)
-    if change.only_if_retry_safe:
-        conditions.append(_c.retry_safe.is_(True))
-    won = db.execute(update(_requests).where(*conditions).values(**values)).rowcount == 1
-    event = None
-    if won:
-        event = audit.append(
-            db,
-            actor=change.actor,
-            action=change.action,
-            request_id=request_id,
-            detail={"from": change.expected.value, "to": change.target.value, **change.detail},
-        )
-    return TransitionResult(won=won, request=get(db, request_id), event=event)
+    recorded = tuple(name for name in _RECORDED if getattr(change, name) is not None)
+    statement = _transition_statement(
+        recorded,
+        new_attempt=change.new_attempt,
+        unexpired=change.unexpired_at is not None,
+        due=change.due_at is not None,
+        retry_safe=change.only_if_retry_safe,
+    )
+    params: dict[str, Any] = {name: getattr(change, name) for name in recorded}
+    params.update(
+        request_id=request_id,
+        expected=change.expected.value,
+        target=change.target.value,
+        unexpired_at=change.unexpired_at,
+        due_at=change.due_at,
+    )
+    # The winner gets the row as its update left it (RETURNING); a loser reads the row as the winner left it.
+    changed = load(CancellationRequest, db.execute(statement, params))
+    if not changed:
+        return TransitionResult(won=False, request=get(db, request_id))
+    event = audit.append(
+        db,
+        actor=change.actor,
+        action=change.action,
+        request_id=request_id,
+        detail={"from": change.expected.value, "to": change.target.value, **change.detail},
+    )
+    return TransitionResult(won=True, request=changed[0], event=event)
 
 
 # The card, thread and DM bookkeeping: not status changes, and none of them decides a race about a cancel.
 _ID = _c.id == bindparam("request_id")
+_SET_CARD = update(_requests).where(_ID).values(channel=bindparam("channel"), card_ts=bindparam("card_ts"))
+_MARK_DIRTY = update(_requests).where(_ID).values(card_dirty=True)
 _MARK_CLEAN = update(_requests).where(_ID, _c.status == bindparam("shown_status")).values(card_dirty=False)
+_THREAD_POSTED = update(_requests).where(_ID).values(thread_sequence=bindparam("upto"))
+_THREAD_RELEASED = update(_requests).where(_ID).values(thread_sequence=bindparam("upto"), thread_lock_at=None)
 _LOCK_THREAD = (
     update(_requests)
     .where(_ID, or_(_c.thread_lock_at.is_(None), _c.thread_lock_at < bindparam("stale_before")))
@@ -221,11 +252,11 @@ def standing(db: Connection, *, user_id: str, command_key: str) -> tuple[set[Rol
 
 def set_card(db: Connection, request_id: str, *, channel: str, card_ts: str) -> None:
     """Record where the request's card lives; not a status change."""
-    db.execute(update(_requests).where(_c.id == request_id).values(channel=channel, card_ts=card_ts))
+    db.execute(_SET_CARD, {"request_id": request_id, "channel": channel, "card_ts": card_ts})
 
 
 def mark_card_dirty(db: Connection, request_id: str) -> None:
-    db.execute(update(_requests).where(_c.id == request_id).values(card_dirty=True))
+    db.execute(_MARK_DIRTY, {"request_id": request_id})
 
 
 def mark_card_clean(db: Connection, request_id: str, *, shown_status: str) -> None:
@@ -252,10 +283,7 @@ def thread_sequence(db: Connection, request_id: str) -> int:
 
 def thread_posted(db: Connection, request_id: str, *, upto: int, release: bool) -> None:
     """Record the last event shown in the thread, and give the lease back when done."""
-    values: dict[str, Any] = {"thread_sequence": upto}
-    if release:
-        values["thread_lock_at"] = None
-    db.execute(update(_requests).where(_c.id == request_id).values(**values))
+    db.execute(_THREAD_RELEASED if release else _THREAD_POSTED, {"request_id": request_id, "upto": upto})
 
 
 def claim_notification(db: Connection, request_id: str, *, status: str) -> bool:

@@ -59,11 +59,17 @@ def list_roles(core: Core) -> list[RoleAssignment]:
         return roles.list_all(db)
 
 
-def grant(core: Core, *, actor: str, user_id: str, role: Role, channel: str) -> RoleChange:
+def is_user_id(text: str) -> bool:
+    """Whether `text` is shaped like a Slack user id (U or W, then capitals and digits)."""
+    return roles.USER_ID_PATTERN.fullmatch(text) is not None
+
+
+def grant(core: Core, *, actor: str, user_id: str, role_name: str, channel: str) -> RoleChange:
     if not access.has_role(core, actor, Role.ADMIN):
         return _refused(actor, RoleRefusal.NOT_ADMIN)
     try:
         roles.validate_user_id(user_id)
+        role = roles.parse_role(role_name)
     except RoleError as exc:
         return _refused(actor, RoleRefusal.INVALID, detail=str(exc))
     with core.database.write() as db:
@@ -83,10 +89,11 @@ def grant(core: Core, *, actor: str, user_id: str, role: Role, channel: str) -> 
     return RoleChange(Change.PROPOSED, actor, user_id, role, grant=proposed)
 
 
-def revoke(core: Core, *, actor: str, user_id: str, role: Role) -> RoleChange:
+def revoke(core: Core, *, actor: str, user_id: str, role_name: str) -> RoleChange:
     if not access.has_role(core, actor, Role.ADMIN):
         return _refused(actor, RoleRefusal.NOT_ADMIN)
     try:
+        role = roles.parse_role(role_name)
         with core.database.write() as db:
             changed = roles.revoke(db, user_id=user_id, role=role, actor=actor)
     except RoleError as exc:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from storage import roles
-from storage.errors import RoleError
+from bot.core.admin import is_user_id
 
 
 def mentioned_user(word: str) -> str | None:
@@ -11,7 +10,4 @@ def mentioned_user(word: str) -> str | None:
     value = word.strip()
     if value.startswith("<@") and value.endswith(">"):
         value = value[2:-1].split("|", 1)[0]
-    try:
-        return roles.validate_user_id(value)
-    except RoleError:
-        return None
+    return value if is_user_id(value) else None

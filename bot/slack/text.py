@@ -331,6 +331,8 @@ def role_refusal(change: RoleChange) -> str:
         case RoleRefusal.TOO_LATE if change.grant is not None:
             by = f" by <@{change.grant.decided_by}>." if change.grant.decided_by else "."
             return f"Too late: this role change is already {change.grant.status}{by}"
+        case RoleRefusal.INVALID:
+            return warning(change.detail)
     return escape(change.detail)
 
 

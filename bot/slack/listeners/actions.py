@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, Respond
@@ -22,79 +23,78 @@ log = logging.getLogger(__name__)
 Tell = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class Click:
+    """Who clicked which button's id, how to answer them privately, and whether it came from the App Home."""
+
+    user: str
+    target: str  # the request or grant id the button carries
+    tell: Tell
+    from_home: bool
+
+    @classmethod
+    def of(
+        cls, services: Services, body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient
+    ) -> Click:
+        user = str((body.get("user") or {}).get("id", ""))  # shape already checked by bot.slack.guards
+        view = body.get("view")
+        return cls(
+            user=user,
+            target=str(action.get("value") or "")[:64],
+            tell=replier(services, body, respond, client, user),
+            from_home=isinstance(view, dict) and view.get("type") == "home",
+        )
+
+
 def on_approve(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    user, request_id = clicked(body, action)
-    services.pool.submit(
-        approve,
-        services,
-        client,
-        replier(services, body, respond, client, user),
-        request_id=request_id,
-        user=user,
-        from_home=from_home(body),
-    )
+    services.pool.submit(approve, services, client, Click.of(services, body, action, respond, client))
 
 
-def approve(services: Services, client: WebClient, tell: Tell, *, request_id: str, user: str, from_home: bool) -> None:
+def approve(services: Services, client: WebClient, click: Click) -> None:
     """pending -> executing; the winner then cancels at the provider, in this work thread."""
-    result = decisions.approve(services.core, request_id, approver=user)
-    if show_decision(services, client, tell, result, user=user) and result.request is not None:
+    result = decisions.approve(services.core, click.target, approver=click.user)
+    if show_decision(services, client, click, result) and result.request is not None:
         show(services, client, decisions.cancel(services.core, result.request.id).request)
-    refresh_home(services, client, user, from_home)
+    refresh_home(services, client, click)
 
 
 def on_reject(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    user, request_id = clicked(body, action)
-    services.pool.submit(
-        reject,
-        services,
-        client,
-        replier(services, body, respond, client, user),
-        request_id=request_id,
-        user=user,
-        from_home=from_home(body),
-    )
+    services.pool.submit(reject, services, client, Click.of(services, body, action, respond, client))
 
 
-def reject(services: Services, client: WebClient, tell: Tell, *, request_id: str, user: str, from_home: bool) -> None:
-    show_decision(services, client, tell, decisions.reject(services.core, request_id, approver=user), user=user)
-    refresh_home(services, client, user, from_home)
+def reject(services: Services, client: WebClient, click: Click) -> None:
+    show_decision(services, client, click, decisions.reject(services.core, click.target, approver=click.user))
+    refresh_home(services, client, click)
 
 
 def on_withdraw(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    user, request_id = clicked(body, action)
-    services.pool.submit(
-        withdraw, services, client, replier(services, body, respond, client, user), request_id=request_id, user=user
-    )
+    services.pool.submit(withdraw, services, client, Click.of(services, body, action, respond, client))
 
 
-def withdraw(services: Services, client: WebClient, tell: Tell, *, request_id: str, user: str) -> None:
-    show_decision(services, client, tell, decisions.withdraw(services.core, request_id, user=user), user=user)
+def withdraw(services: Services, client: WebClient, click: Click) -> None:
+    show_decision(services, client, click, decisions.withdraw(services.core, click.target, user=click.user))
 
 
 def on_retry(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    user, request_id = clicked(body, action)
-    services.pool.submit(
-        retry, services, client, replier(services, body, respond, client, user), request_id=request_id, user=user
-    )
+    services.pool.submit(retry, services, client, Click.of(services, body, action, respond, client))
 
 
-def retry(services: Services, client: WebClient, tell: Tell, *, request_id: str, user: str) -> None:
+def retry(services: Services, client: WebClient, click: Click) -> None:
     """failed -> executing; the winner reads the subscription and cancels only if it still runs."""
-    result = decisions.retry(services.core, request_id, approver=user)
-    if show_decision(services, client, tell, result, user=user) and result.request is not None:
+    result = decisions.retry(services.core, click.target, approver=click.user)
+    if show_decision(services, client, click, result) and result.request is not None:
         show(services, client, decisions.resume(services.core, result.request.id).request)
 
 
@@ -102,54 +102,33 @@ def on_verify(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    user, request_id = clicked(body, action)
-    services.pool.submit(
-        verify, services, client, replier(services, body, respond, client, user), request_id=request_id, user=user
-    )
+    services.pool.submit(verify, services, client, Click.of(services, body, action, respond, client))
 
 
-def verify(services: Services, client: WebClient, tell: Tell, *, request_id: str, user: str) -> None:
-    show_decision(services, client, tell, decisions.verify(services.core, request_id, approver=user), user=user)
+def verify(services: Services, client: WebClient, click: Click) -> None:
+    show_decision(services, client, click, decisions.verify(services.core, click.target, approver=click.user))
 
 
 def on_grant_confirm(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    user, grant_id = clicked(body, action)
-    services.pool.submit(
-        decide_grant,
-        services,
-        client,
-        replier(services, body, respond, client, user),
-        grant_id=grant_id,
-        user=user,
-        confirm=True,
-    )
+    services.pool.submit(decide_grant, services, client, Click.of(services, body, action, respond, client), True)
 
 
 def on_grant_decline(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    user, grant_id = clicked(body, action)
-    services.pool.submit(
-        decide_grant,
-        services,
-        client,
-        replier(services, body, respond, client, user),
-        grant_id=grant_id,
-        user=user,
-        confirm=False,
-    )
+    services.pool.submit(decide_grant, services, client, Click.of(services, body, action, respond, client), False)
 
 
-def decide_grant(services: Services, client: WebClient, tell: Tell, *, grant_id: str, user: str, confirm: bool) -> None:
-    change = admin.decide_grant(services.core, grant_id, actor=user, confirm=confirm)
+def decide_grant(services: Services, client: WebClient, click: Click, confirm: bool) -> None:
+    change = admin.decide_grant(services.core, click.target, actor=click.user, confirm=confirm)
     if change.change is Change.REFUSED:
-        tell(text.role_change(change))
+        click.tell(text.role_change(change))
         if change.refusal is RoleRefusal.NOT_ADMIN and change.grant is not None:
-            alerts.denied(services, client, user=user, attempted="decide a role change", needed=Role.ADMIN)
+            alerts.denied(services, client, user=click.user, attempted="decide a role change", needed=Role.ADMIN)
         return
     grant = change.grant
     assert grant is not None
@@ -161,16 +140,6 @@ def decide_grant(services: Services, client: WebClient, tell: Tell, *, grant_id:
 
 
 # -- shared by the listeners above ---------------------------------------------------------------------------
-
-
-def clicked(body: dict[str, Any], action: dict[str, Any]) -> tuple[str, str]:
-    """Who clicked, and the id the button carries (shape already checked by guards)."""
-    return str((body.get("user") or {}).get("id", "")), str(action.get("value") or "")[:64]
-
-
-def from_home(body: dict[str, Any]) -> bool:
-    view = body.get("view")
-    return isinstance(view, dict) and view.get("type") == "home"
 
 
 def replier(services: Services, body: dict[str, Any], respond: Respond, client: WebClient, user: str) -> Tell:
@@ -196,21 +165,21 @@ def show(services: Services, client: WebClient, request: CancellationRequest | N
         services.slack_pool.submit(services.delivery.sync, client, request.id, current=request)
 
 
-def show_decision(services: Services, client: WebClient, tell: Tell, result: Result, *, user: str) -> bool:
+def show_decision(services: Services, client: WebClient, click: Click, result: Result) -> bool:
     """Show a won decision; tell the clicker why a lost one did nothing. Returns whether it was won."""
     if result.ok:
         show(services, client, result.request)
         return True
-    tell(text.refusal_text(result, viewer=user))
+    click.tell(text.refusal_text(result, viewer=click.user))
     if result.refusal is Refusal.NO_ROLE:
-        alerts.denied(services, client, user=user, attempted="decide a request", needed=Role.APPROVER)
+        alerts.denied(services, client, user=click.user, attempted="decide a request", needed=Role.APPROVER)
     if result.refusal is Refusal.OVER_LIMIT:
-        alerts.over_limit(services, client, user=user, kind="approvals", result=result)
+        alerts.over_limit(services, client, user=click.user, kind="approvals", result=result)
     if result.request is not None and result.events:
         show(services, client, result.request)  # e.g. the click found the request expired
     return False
 
 
-def refresh_home(services: Services, client: WebClient, user: str, wanted: bool) -> None:
-    if wanted:
-        home.publish(services, client, user)
+def refresh_home(services: Services, client: WebClient, click: Click) -> None:
+    if click.from_home:
+        home.publish(services, client, click.user)

@@ -20,10 +20,7 @@ from bot.slack.commands import AskCommand, AuditQuery, Export, Grant, Help, Inva
 from bot.slack.errors import SLACK_FAILURES, SLACK_OR_ANSWER_FAILURES, slack_error
 from bot.slack.mentions import mentioned_user
 from providers.base import InvalidSubscriptionId, UnknownProvider
-from storage import audit
-from storage.errors import RoleError
 from storage.models import Role
-from storage.roles import parse_role
 
 log = logging.getLogger(__name__)
 
@@ -168,15 +165,10 @@ def change_role(
     if member is None:
         ack(text=text.name_with_mention("grant" if grant else "revoke"))
         return
-    try:
-        role = parse_role(role_name)
-    except RoleError as exc:
-        ack(text=text.warning(str(exc)))
-        return
     if grant:
-        change = admin.grant(services.core, actor=user, user_id=member, role=role, channel=channel)
+        change = admin.grant(services.core, actor=user, user_id=member, role_name=role_name, channel=channel)
     else:
-        change = admin.revoke(services.core, actor=user, user_id=member, role=role)
+        change = admin.revoke(services.core, actor=user, user_id=member, role_name=role_name)
     ack(text=text.role_change(change))
     if change.change in (Change.REFUSED, Change.UNCHANGED):
         return
@@ -235,7 +227,7 @@ def send_export(services: Services, *, client: WebClient, respond: Respond, user
         client.files_upload_v2(
             channel=channel,
             content=csv_text,
-            filename=f"cancel-sub-audit-{audit.utcnow():%Y%m%d-%H%M}.csv",
+            filename=f"cancel-sub-audit-{services.core.clock():%Y%m%d-%H%M}.csv",
             title="cancel-sub audit export",
             initial_comment=text.export_comment(count, since),
         )
