@@ -152,6 +152,7 @@ class AuditCheck(SQLModel, table=True):
     events: int
     description: str
 
+
 # Rows are loaded with pydantic's model_construct (storage.database.load), which skips the constructor that would
 # otherwise set SQLAlchemy's mappers up on first use: set them up here, once, before any model is read.
 configure_mappers()
