@@ -55,6 +55,12 @@ def thread_shown(core: Core, request_id: str, *, upto: int) -> list[AuditEvent]:
     return events
 
 
+def thread_progress(core: Core, request_id: str, *, upto: int) -> None:
+    """One message of several was posted: record it at once, keeping the thread."""
+    with core.database.write() as db:
+        requests.thread_posted(db, request_id, upto=upto, release=False)
+
+
 def thread_failed(core: Core, request_id: str, *, upto: int) -> None:
     """Slack failed mid-thread: keep what was shown, give the lease back; the sweep catches up."""
     with core.database.write() as db:

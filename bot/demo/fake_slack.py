@@ -39,6 +39,7 @@ class Failure:
     retry_after: int | None = None
     delay: float = 0.0
     times: int = 1
+    after: int = 0  # calls of the method that succeed before this failure starts
 
 
 class FakeSlack:
@@ -125,6 +126,9 @@ class FakeSlack:
     def _take_failure(self, method: str) -> Failure | None:
         for failure in self._failures:
             if failure.method == method:
+                if failure.after > 0:
+                    failure.after -= 1
+                    return None
                 failure.times -= 1
                 if failure.times <= 0:
                     self._failures.remove(failure)

@@ -159,8 +159,22 @@ def _buttons(request: CancellationRequest, *, effect: str) -> list[ButtonElement
     return []
 
 
-def audit_thread_text(events: list[AuditEvent]) -> str:
-    return _clip("\n".join(messages.audit_line(e) for e in events), MESSAGE_LIMIT)
+def audit_thread_messages(events: list[AuditEvent]) -> list[tuple[str, int]]:
+    """The thread lines for `events`, in order, packed into as few messages as Slack's limit allows; each
+    message with the sequence of the last event it carries (marked shown once that message is posted)."""
+    packed: list[tuple[str, int]] = []
+    lines: list[str] = []
+    last = 0
+    for event in events:
+        line = _clip(messages.audit_line(event), MESSAGE_LIMIT)
+        if lines and len("\n".join([*lines, line])) > MESSAGE_LIMIT:
+            packed.append(("\n".join(lines), last))
+            lines = []
+        lines.append(line)
+        last = event.sequence
+    if lines:
+        packed.append(("\n".join(lines), last))
+    return packed
 
 
 def status_view(request: CancellationRequest, events: list[AuditEvent], *, provider_label: str) -> str:

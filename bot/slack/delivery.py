@@ -115,11 +115,13 @@ class Delivery:
         shown, events = taken
         try:
             while True:
-                if events:
-                    client.chat_postMessage(
-                        channel=request.channel, thread_ts=request.card_ts, text=blocks.audit_thread_text(events)
-                    )
-                    shown = events[-1].sequence
+                # Each message is recorded as shown once it is posted, so a failure part-way loses no line and
+                # repeats none; the last record also says what was added meanwhile, or gives the thread back.
+                for message, upto in blocks.audit_thread_messages(events):
+                    client.chat_postMessage(channel=request.channel, thread_ts=request.card_ts, text=message)
+                    shown = upto
+                    if upto < events[-1].sequence:  # more messages follow: record this one now
+                        tracking.thread_progress(self._core, request.id, upto=shown)
                 events = tracking.thread_shown(self._core, request.id, upto=shown)
                 if not events:
                     return

@@ -23,7 +23,18 @@ def escape(value: str) -> str:
 
 
 def clip(value: str, limit: int) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
+    """At most `limit` characters. A cut never splits Slack markup (a mention, a date, a link in <…>) or an
+    escaped character (&amp;): it moves back to before the token it would split."""
+    if len(value) <= limit:
+        return value
+    cut = value[: limit - 1]
+    opened, closed = cut.rfind("<"), cut.rfind(">")
+    if opened > closed:
+        cut = cut[:opened]
+    ampersand = cut.rfind("&")
+    if ampersand != -1 and ";" not in cut[ampersand:]:
+        cut = cut[:ampersand]
+    return cut + "…"
 
 
 def mention(user_id: str | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.demo.stack import LocalStack
 from bot.runtime.sweeper import sweep_once
 from bot.slack import blocks
-from storage import audit
+from storage import audit, requests
 from tests.bot.conftest import AGENT, APPROVER, CHANNEL
 from tests.bot.slack.test_scenarios import ask, ask_and_get_id, card_of, chain_ok, click, ephemeral_to, request_count
 
@@ -89,3 +89,35 @@ def assert_thread_shows_each_event_once(stack: LocalStack, request_id: str) -> N
     with stack.services.database.write() as db:
         recorded = [e.sequence for e in audit.events_for_request(db, request_id)]
     assert sorted(shown) == recorded
+
+
+def test_a_long_backlog_reaches_the_thread_whole_in_messages_within_slacks_limit(stack: LocalStack) -> None:
+    request_id = ask_and_get_id(stack, "sandbox sb_1005 customer asked")
+    stack.wait_idle()
+    with stack.services.database.write() as db:
+        for n in range(60):  # far more than one message holds, each line long
+            audit.append(db, actor=APPROVER, action="note", request_id=request_id, detail={"why": f"{n} " + "w" * 150})
+    before = len(stack.slack.thread(CHANNEL, stack.request(request_id).card_ts or ""))
+    stack.services.delivery.sync(stack.services.client, request_id)
+    posted = stack.slack.thread(CHANNEL, stack.request(request_id).card_ts or "")[before:]
+    assert len(posted) >= 3 and all(len(m.text) <= blocks.MESSAGE_LIMIT for m in posted)
+    assert_thread_shows_each_event_once(stack, request_id)
+
+
+def test_slack_failing_part_way_through_a_backlog_repeats_no_line_and_loses_none(stack: LocalStack) -> None:
+    request_id = ask_and_get_id(stack, "sandbox sb_1004 customer asked")
+    stack.wait_idle()
+    with stack.services.database.write() as db:
+        for n in range(60):
+            audit.append(db, actor=APPROVER, action="note", request_id=request_id, detail={"why": f"{n} " + "w" * 150})
+    stack.services.client.retry_handlers.clear()  # no retries: the second message fails outright
+    stack.slack.fail("chat.postMessage", status=500, error="internal_error", after=1)
+    with stack.services.database.read() as db:
+        shown_before = requests.thread_sequence(db, request_id)
+    stack.services.delivery.sync(stack.services.client, request_id)  # one message posted, then a failure
+    with stack.services.database.read() as db:
+        shown_after = requests.thread_sequence(db, request_id)
+        last = audit.events_for_request(db, request_id)[-1].sequence
+    assert shown_before < shown_after < last  # what the posted message carries, and nothing more
+    sweep_once(stack.services)
+    assert_thread_shows_each_event_once(stack, request_id)
