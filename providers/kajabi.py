@@ -306,6 +306,9 @@ def _classify_error(response: httpx.Response, *, cancelling: bool) -> _Failure:
         return _Failure(Outcome.NOT_CANCELLABLE, detail, status, False)
     if status == 429:
         return _Failure(Outcome.RATE_LIMITED, detail, status, True)
+    if status >= 500 and cancelling and status != 503:
+        # The POST was received and is not idempotent: Kajabi may have cancelled before failing to answer.
+        return _Failure(Outcome.UNKNOWN, f"{detail}; Kajabi may have acted: read the purchase first", status, False)
     if status >= 500:
         return _Failure(Outcome.PROVIDER_ERROR, detail, status, True)
     if status == 200 and not cancelling:

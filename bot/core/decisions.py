@@ -4,12 +4,12 @@ itself, which only the winner of a transition into `executing` ever runs."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from bot.core import access, transitions, upkeep
 from bot.core.context import Core
 from bot.core.results import SYSTEM_ACTOR, Refusal, Refused, Result, answers_refusals
-from providers.base import CancelResult, LookupResult, Outcome, SubscriptionStatus
+from providers.base import CancelResult, LookupResult, Outcome, SubscriptionSnapshot, SubscriptionStatus
 from storage import audit, requests
 from storage.models import CancellationRequest, RequestStatus, Role
 from storage.requests import Transition
@@ -104,12 +104,11 @@ def verify(core: Core, request_id: str, *, approver: str) -> Result:
     if request.status != S.UNKNOWN:
         return Result(ok=False, request=request, refusal=transitions.lost(request))
     seen = core.registry.get_provider(request.provider).lookup(request.subscription_id)
-    target, outcome, detail, retry_safe = _verified(seen)
+    target, outcome, detail, retry_safe = _verified(seen, request)
     if target is None:
-        access.audit_event(core, request.id, approver, "request.verify_inconclusive", {"provider_detail": seen.detail})
-        return Result(
-            ok=False, request=_current(core, request.id), refusal=Refusal.PROVIDER_PROBLEM, detail=seen.detail
-        )
+        said = detail or seen.detail
+        access.audit_event(core, request.id, approver, "request.verify_inconclusive", {"provider_detail": said})
+        return Result(ok=False, request=_current(core, request.id), refusal=Refusal.PROVIDER_PROBLEM, detail=said)
     return transitions.decide(
         core,
         request.id,
@@ -144,23 +143,47 @@ def cancel(core: Core, request_id: str) -> Result:
 
 
 def resume(core: Core, request_id: str) -> Result:
-    """Continue a retried request: if the earlier try did cancel after all, say so instead of cancelling again."""
+    """Continue a retried request from what a fresh read proves: cancel again only when the subscription surely
+    still runs. A read that fails sends nothing (the request is failed again, safe to retry); a subscription our
+    earlier try did cancel after all is settled as such."""
     request = _current(core, request_id)
     assert request is not None and request.status == S.EXECUTING
     seen = core.registry.get_provider(request.provider).lookup(request.subscription_id)
-    if seen.snapshot is not None and seen.snapshot.status in (
-        SubscriptionStatus.CANCELLED,
-        SubscriptionStatus.TERMINATED,
-    ):
-        outcome = CancelResult(
-            Outcome.ALREADY_CANCELLED,
-            f"read before retrying: {seen.snapshot.status}",
-            seen.http_status,
-            False,
-            seen.elapsed_ms,
-        )
-        return _settle(core, request, outcome, action="provider.read")
+    found = _before_retrying(seen, request)
+    if found is not None:
+        outcome, detail, retry_safe = found
+        answer = CancelResult(outcome, f"read before retrying: {detail}", seen.http_status, retry_safe, seen.elapsed_ms)
+        return _settle(core, request, answer, action="provider.read")
     return cancel(core, request_id)
+
+
+def _before_retrying(seen: LookupResult, request: CancellationRequest) -> tuple[Outcome, str, bool] | None:
+    """What the read before a retry settles by itself; None when the subscription still runs."""
+    snapshot = seen.snapshot
+    if snapshot is None:
+        if seen.problem is Outcome.NOT_FOUND:
+            return Outcome.NOT_FOUND, seen.detail or "subscription not found", False
+        return Outcome.PROVIDER_ERROR, f"could not read the subscription ({seen.detail}); nothing was sent", True
+    if snapshot.status in (SubscriptionStatus.CANCELLED, SubscriptionStatus.TERMINATED):
+        return Outcome.ALREADY_CANCELLED, str(snapshot.status), False
+    if snapshot.status is SubscriptionStatus.DEACTIVATED and _deactivated_since(snapshot, request.decided_at):
+        return Outcome.ALREADY_CANCELLED, "the purchase was deactivated after our earlier attempt", False
+    return None
+
+
+def _deactivated_since(snapshot: SubscriptionSnapshot, moment: datetime | None) -> bool:
+    """Whether the provider says the purchase was deactivated at or after `moment` (our approval). A deactivation
+    from before it, or one without a readable date, proves nothing about our cancel."""
+    stamp = snapshot.dates.get("deactivated_at")
+    if not stamp or moment is None:
+        return False
+    try:
+        deactivated = datetime.fromisoformat(stamp)
+    except ValueError:
+        return False
+    if deactivated.tzinfo is None:
+        deactivated = deactivated.replace(tzinfo=UTC)
+    return deactivated >= moment
 
 
 def _settle(core: Core, request: CancellationRequest, outcome: CancelResult, *, action: str) -> Result:
@@ -210,8 +233,8 @@ def _status_of(seen: LookupResult) -> str | None:
     return seen.snapshot.status.value if seen.snapshot else None
 
 
-def _verified(seen: LookupResult) -> tuple[RequestStatus | None, Outcome, str, bool]:
-    """What a fresh read says about a cancel whose answer was lost."""
+def _verified(seen: LookupResult, request: CancellationRequest) -> tuple[RequestStatus | None, Outcome, str, bool]:
+    """What a fresh read proves about a cancel whose answer was lost; no target when it proves nothing."""
     snapshot = seen.snapshot
     if snapshot is None:
         if seen.problem is Outcome.NOT_FOUND:
@@ -220,8 +243,10 @@ def _verified(seen: LookupResult) -> tuple[RequestStatus | None, Outcome, str, b
     if snapshot.status is SubscriptionStatus.CANCELLED:
         return S.CANCELLED, Outcome.CANCELLED, "verified: the subscription is cancelled", False
     if snapshot.status is SubscriptionStatus.DEACTIVATED:
-        # Kajabi's cancel deactivates the purchase; a manual deactivation would too, so the audit says which test ran.
-        return S.CANCELLED, Outcome.CANCELLED, "verified: the purchase is deactivated after the cancel", False
+        # Kajabi's cancel deactivates the purchase; so would a deactivation by hand, which proves nothing.
+        if _deactivated_since(snapshot, request.decided_at):
+            return S.CANCELLED, Outcome.CANCELLED, "verified: the purchase was deactivated after our cancel", False
+        return None, Outcome.UNKNOWN, "the purchase was deactivated before our cancel, which proves nothing", False
     if snapshot.status is SubscriptionStatus.TERMINATED:
         return S.FAILED, Outcome.NOT_CANCELLABLE, "verified: the subscription is terminated", False
     return S.FAILED, Outcome.PROVIDER_ERROR, f"verified: the subscription is still {snapshot.status}", True

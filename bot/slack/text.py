@@ -61,11 +61,12 @@ OUTCOME_WORDS = {
     Outcome.NOT_CANCELLABLE: "The provider refused to cancel it; nothing was cancelled.",
     Outcome.AUTH_FAILED: "The provider did not accept our credentials; nothing was cancelled. An admin must fix it.",
     Outcome.FORBIDDEN: "Our provider account may not do this; nothing was cancelled. An admin must fix it.",
-    Outcome.RATE_LIMITED: "The provider asked us to slow down; nothing was cancelled yet. Retry in a minute.",
-    Outcome.PROVIDER_ERROR: "The provider had a problem; nothing was cancelled yet. It is safe to retry.",
-    Outcome.UNKNOWN: (
-        "We sent the cancel but lost the answer: it may or may not be cancelled. Verify before anything else."
+    Outcome.RATE_LIMITED: "The provider asked us to slow down before acting; nothing was cancelled. Retry in a minute.",
+    Outcome.PROVIDER_ERROR: (
+        "The provider had a problem and did not confirm the cancel. Retry reads the subscription first and cancels "
+        "only if it still runs."
     ),
+    Outcome.UNKNOWN: "The provider may have acted, but we have no answer that says so. Verify before anything else.",
 }
 
 

@@ -148,8 +148,8 @@ KAJABI_CASES = [
         _kajabi(html(503), json_response(200, purchase(), content_type=JSONAPI)),
         cancel_calls=2,
     ),
-    Case("kajabi", "500 (not repeated: it may have acted)", Outcome.PROVIDER_ERROR, True, _kajabi(html(500, "oops"))),
-    Case("kajabi", "502 HTML page", Outcome.PROVIDER_ERROR, True, _kajabi(html(502))),
+    Case("kajabi", "500 (not repeated: it may have acted)", Outcome.UNKNOWN, False, _kajabi(html(500, "oops"))),
+    Case("kajabi", "502 HTML page (it may have acted)", Outcome.UNKNOWN, False, _kajabi(html(502))),
     Case("kajabi", "200 with an empty body", Outcome.UNKNOWN, False, _kajabi(raw(200, b""))),
     Case("kajabi", "200 with invalid JSON", Outcome.UNKNOWN, False, _kajabi(raw(200, b'{"data": {'))),
     Case(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -111,3 +112,84 @@ class Sleeps:
 
     def __call__(self, seconds: float) -> None:
         self.calls.append(seconds)
+
+
+def onekey_error(status: int, code: int, description: str, kind: str) -> httpx.Response:
+    return json_response(status, {"code": code, "description": description, "type": kind})
+
+
+class KajabiPurchase:
+    """One Kajabi purchase as the real API treats it: a cancel deactivates it, so it reads back with
+    `deactivated_at`; a second cancel is refused as already cancelled; and an answer can be lost (500) after the
+    cancel took effect. Serves the token and related-resource routes the adapter asks for too."""
+
+    def __init__(self, purchase_id: str = "2150820", *, deactivated_at: str | None = None) -> None:
+        self.purchase_id = purchase_id
+        self.deactivated_at = deactivated_at
+        self.cancels = 0
+        self.fail_after_acting = 0  # that many cancels take effect, then answer 500
+        self.fail_reads = 0  # that many purchase reads answer 500
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/v1/oauth/token":
+            return token()
+        if path == f"/v1/purchases/{self.purchase_id}" and request.method == "GET":
+            if self.fail_reads:
+                self.fail_reads -= 1
+                return html(500)
+            return json_response(
+                200, purchase(self.purchase_id, deactivated_at=self.deactivated_at), content_type=JSON_API
+            )
+        if path == f"/v1/purchases/{self.purchase_id}/cancel_subscription" and request.method == "POST":
+            self.cancels += 1
+            if self.deactivated_at is not None:
+                return jsonapi_error(422, "Unprocessable Entity", "Subscription has already been cancelled")
+            self.deactivated_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            if self.fail_after_acting:
+                self.fail_after_acting -= 1
+                return html(500, "Internal Server Error")
+            return json_response(
+                200, purchase(self.purchase_id, deactivated_at=self.deactivated_at), content_type=JSON_API
+            )
+        return jsonapi_error(404, "Not Found", f"no {path}")
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self.handler), timeout=5)
+
+
+class OneKeySubscription:
+    """One OneKey subscription as the real API treats it: a DELETE cancels it, a second DELETE answers 421, and
+    an answer can be lost (501) after the cancel took effect."""
+
+    def __init__(self, subscription_id: str = "219") -> None:
+        self.subscription_id = subscription_id
+        self.cancelled = False
+        self.deletes = 0
+        self.fail_after_acting = 0
+        self.fail_before_acting = 0
+        self.fail_reads = 0
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != f"/v3/subscriptions/{self.subscription_id}":
+            return onekey_error(420, 420, "Subscription not found.", "SUBSCRIPTION_NOT_FOUND")
+        if request.method == "GET":
+            if self.fail_reads:
+                self.fail_reads -= 1
+                return html(502)
+            status = "CANCELLED" if self.cancelled else "ACTIVE"
+            return json_response(200, {"id": int(self.subscription_id), "status": status, "amount": 10.9})
+        self.deletes += 1
+        if self.cancelled:
+            return onekey_error(421, 421, "Subscription was already cancelled.", "SUBSCRIPTION_ALREADY_CANCELLED")
+        if self.fail_before_acting:
+            self.fail_before_acting -= 1
+            return onekey_error(501, 501, "Generic Error", "GENERIC_ERROR")
+        self.cancelled = True
+        if self.fail_after_acting:
+            self.fail_after_acting -= 1
+            return onekey_error(501, 501, "Generic Error", "GENERIC_ERROR")
+        return raw(200, b"")
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self.handler), timeout=5)
