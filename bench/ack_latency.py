@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from contextlib import ExitStack
@@ -18,6 +19,7 @@ from tests.support.process import BotProcess
 SECRET = "bench-signing-secret"
 AGENT = "U0BENCH001"
 ROOT = Path(__file__).resolve().parents[1]
+_NUMBERS = itertools.count(1)
 
 
 def _env(fakes: FakesProcess, database_url: str) -> dict[str, str]:
@@ -35,8 +37,10 @@ def _env(fakes: FakesProcess, database_url: str) -> dict[str, str]:
 
 
 def _measure(bot: BotProcess, *, total: int, senders: int, text_typed: str) -> dict[str, Any]:
+    """`text_typed` may hold `{n}`: each command gets a number of its own (one open request per subscription)."""
+
     def signed(count: int) -> list[Signed]:
-        bodies = [bot.driver.command_body(text_typed, user=AGENT) for _ in range(count)]
+        bodies = [bot.driver.command_body(text_typed.format(n=next(_NUMBERS)), user=AGENT) for _ in range(count)]
         return [(body.encode(), bot.driver.signed_headers(body)) for body in bodies]
 
     warm_up = min(100, total)
@@ -76,7 +80,9 @@ def run(workdir: Path, *, total: int = 2000, levels: tuple[int, ...] = (1, 10, 5
         for senders in levels:
             floor_figures = _measure(floor, total=total, senders=senders, text_typed="help")
             in_thread = _measure(floor_in_thread, total=total, senders=senders, text_typed="help")
-            bot_figures = _measure(bot, total=total, senders=senders, text_typed="sandbox sb_1001 benchmark request")
+            bot_figures = _measure(
+                bot, total=total, senders=senders, text_typed="sandbox sb_many_{n} benchmark request"
+            )
             sent += min(100, total) + total
             # The acks outrun the work after them (lookup, request, card); let the bot finish before the next
             # level, so the floors are never measured beside the bot's leftover work.

@@ -61,8 +61,10 @@ class Settings(BaseSettings):
     listener_threads: Threads = 16
     slack_threads: Threads = 4
     provider_timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 10.0
+    provider_deadline_seconds: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 30.0
     shutdown_grace_seconds: Seconds = 30.0
-    recover_after_seconds: Seconds = 120.0
+    heartbeat_seconds: Annotated[float, Field(gt=0, le=60, allow_inf_nan=False)] = 5.0
+    recover_after_seconds: Seconds = 20.0
     sweep_interval_seconds: Seconds = 60.0
     max_requests_per_user_per_day: Count = 50
     max_approvals_per_user_per_hour: Count = 30
@@ -159,9 +161,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv_path: Path
     problems += _half_pairs(environ, env_file)
     if problems or settings is None:
         raise SettingsError(problems)
-    if settings.recover_after_seconds < 2 * settings.sweep_interval_seconds:
-        # Leases are renewed once per sweep; a shorter recovery delay would settle cancels still in flight.
-        raise SettingsError(["RECOVER_AFTER_SECONDS must be at least twice SWEEP_INTERVAL_SECONDS"])
+    if settings.provider_deadline_seconds < settings.provider_timeout_seconds:
+        raise SettingsError(["PROVIDER_DEADLINE_SECONDS must be at least PROVIDER_TIMEOUT_SECONDS"])
+    if settings.recover_after_seconds < 3 * settings.heartbeat_seconds:
+        # A live process beats every HEARTBEAT_SECONDS; a few missed beats in a row, not one, mean it is dead.
+        raise SettingsError(["RECOVER_AFTER_SECONDS must be at least three times HEARTBEAT_SECONDS"])
     return settings
 
 

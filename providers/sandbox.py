@@ -7,6 +7,7 @@ Ids (also listed in the README):
     sb_4001             active, answers slowly (SLOW_SECONDS per call)
     sb_5001             active; the first cancel fails with a provider error (safe to retry), the next succeeds
     sb_6001             active; the cancel goes through but its answer is lost (outcome unknown; Verify settles it)
+    sb_many_<digits>    active, one per number (sb_many_1, sb_many_2, ...): for trying many requests at once
     anything else       not found
 """
 
@@ -29,6 +30,7 @@ from providers.base import (
 )
 
 ID_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
+MANY_PATTERN = re.compile(r"^sb_many_\d{1,12}$")
 SLOW_SECONDS = 2.0
 
 
@@ -116,10 +118,21 @@ class SandboxProvider:
             raise InvalidSubscriptionId(f"{shown!r} is not {self.id_hint}")
         return value
 
+    def _find(self, sub_id: str) -> _Subscription | None:
+        with self._lock:
+            subscription = self._subscriptions.get(sub_id)
+            if subscription is None and MANY_PATTERN.fullmatch(sub_id):
+                number = sub_id.rsplit("_", 1)[1]
+                snapshot = _active(
+                    sub_id, f"Customer {number}", f"customer{number}@example.com", "Basic", "9.00", "USD"
+                )
+                subscription = self._subscriptions[sub_id] = _Subscription(snapshot)
+            return subscription
+
     def lookup(self, subscription_id: str) -> LookupResult:
         sub_id = self.validate_id(subscription_id)
         started = time.monotonic()
-        subscription = self._subscriptions.get(sub_id)
+        subscription = self._find(sub_id)
         if subscription is None:
             return LookupResult(None, Outcome.NOT_FOUND, "Subscription does not exist.", 404, 0)
         if subscription.behaviour == "slow":
@@ -133,7 +146,7 @@ class SandboxProvider:
         started = time.monotonic()
         with self._lock:
             self.cancel_calls.append(sub_id)
-        subscription = self._subscriptions.get(sub_id)
+        subscription = self._find(sub_id)
         if subscription is None:
             return CancelResult(Outcome.NOT_FOUND, "Subscription does not exist.", 404, False, 0)
         if subscription.behaviour == "slow":

@@ -80,7 +80,10 @@ def decide(
     if target is G.EXPIRED:
         statement = statement.where(_grants.c.expires_at <= now)
     else:
-        statement = statement.where(_grants.c.expires_at > now)
+        # Decided by an admin who still is one when the update runs.
+        statement = statement.where(
+            _grants.c.expires_at > now, roles.holds_role(actor, roles.roles_including(Role.ADMIN))
+        )
     values: dict[str, Any] = {"status": target.value, "decided_at": now}
     if target is not G.EXPIRED:
         values["decided_by"] = actor

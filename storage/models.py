@@ -80,6 +80,12 @@ class CancellationRequest(SQLModel, table=True):
     thread_lock_at: datetime | None = None
     # The last status the requester was told about by DM.
     notified_status: str = Field(default="pending", max_length=20)
+    # Slack catch-up: consecutive failures, when to try again, and the permanent Slack error that ended it.
+    slack_failures: int = 0
+    slack_retry_at: datetime | None = None
+    slack_gave_up: str | None = Field(default=None, max_length=64)
+    # The process waiting on this request's cancel (a row of bot_processes while it lives).
+    lease_owner: str | None = Field(default=None, max_length=64)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -139,6 +145,18 @@ class Notice(SQLModel, table=True):
     kind: str = Field(primary_key=True, max_length=32)
     window: str = Field(primary_key=True, max_length=16)
     sent_at: datetime
+
+
+class BotProcess(SQLModel, table=True):
+    """A running bot process: its heartbeat (`seen_at`) says it is alive, so its in-flight cancels are its own."""
+
+    __tablename__ = "bot_processes"
+
+    id: str = Field(primary_key=True, max_length=64)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime
+    seen_at: datetime
 
 
 class AuditCheck(SQLModel, table=True):

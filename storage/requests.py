@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Update, and_, bindparam, exists, func, insert, or_, select, update
 
-from storage import audit
+from storage import audit, processes
 from storage.database import load, table
 from storage.errors import IllegalTransition, RequestNotFound
 from storage.models import AuditEvent, CancellationRequest, RequestStatus, Role, RoleAssignment
+from storage.roles import holds_role, roles_including
 
 S = RequestStatus
 
@@ -75,19 +76,38 @@ class Transition:
     outcome: str | None = None
     outcome_detail: str | None = None
     retry_safe: bool | None = None
+    lease_owner: str | None = None  # the process that will wait on the cancel
     new_attempt: bool = False  # attempts + 1, counted by the database
     # Conditions beyond the status.
     unexpired_at: datetime | None = None  # expires_at > this
     due_at: datetime | None = None  # expires_at <= this
     only_if_retry_safe: bool = False
+    attempt: int | None = None  # attempts == this: an answer settles only the attempt it belongs to
+    actor_role: Role | None = None  # the actor holds this role (or one above it) when the update runs
 
 
-_RECORDED = ("decided_by", "decided_at", "started_at", "finished_at", "outcome", "outcome_detail", "retry_safe")
+_RECORDED = (
+    "decided_by",
+    "decided_at",
+    "started_at",
+    "finished_at",
+    "outcome",
+    "outcome_detail",
+    "retry_safe",
+    "lease_owner",
+)
 
 
 @functools.cache
 def _transition_statement(
-    recorded: tuple[str, ...], *, new_attempt: bool, unexpired: bool, due: bool, retry_safe: bool
+    recorded: tuple[str, ...],
+    *,
+    new_attempt: bool,
+    unexpired: bool,
+    due: bool,
+    retry_safe: bool,
+    attempt: bool,
+    role: bool,
 ) -> Update:
     """The conditional UPDATE of one shape of transition, built once: the few shapes come from the use cases'
     code, and a statement built once is compiled once (SQLAlchemy's cache keys it by the object). RETURNING
@@ -102,6 +122,10 @@ def _transition_statement(
         conditions.append(_c.expires_at <= bindparam("due_at", type_=_c.expires_at.type))
     if retry_safe:
         conditions.append(_c.retry_safe.is_(True))
+    if attempt:
+        conditions.append(_c.attempts == bindparam("attempt"))
+    if role:
+        conditions.append(holds_role(bindparam("actor"), bindparam("roles", expanding=True)))
     return update(_requests).where(*conditions).values(values).returning(*_requests.c)
 
 
@@ -170,6 +194,21 @@ def find(db: Connection, request_id: str) -> CancellationRequest | None:
     return found[0] if found else None
 
 
+_OPEN = or_(
+    _c.status.in_([S.PENDING.value, S.EXECUTING.value, S.UNKNOWN.value]),
+    and_(_c.status == S.FAILED.value, _c.retry_safe.is_(True)),
+)
+_OPEN_FOR = select(_requests).where(
+    _c.provider == bindparam("provider"), _c.subscription_id == bindparam("subscription_id"), _OPEN
+)
+
+
+def open_for(db: Connection, *, provider: str, subscription_id: str) -> CancellationRequest | None:
+    """The request that may still cancel this subscription (the database keeps at most one: see migration 0005)."""
+    found = load(CancellationRequest, db.execute(_OPEN_FOR, {"provider": provider, "subscription_id": subscription_id}))
+    return found[0] if found else None
+
+
 def by_command_key(db: Connection, command_key: str) -> CancellationRequest | None:
     found = load(CancellationRequest, db.execute(_BY_COMMAND_KEY, {"command_key": command_key}))
     return found[0] if found else None
@@ -188,6 +227,8 @@ def transition(db: Connection, request_id: str, change: Transition) -> Transitio
         unexpired=change.unexpired_at is not None,
         due=change.due_at is not None,
         retry_safe=change.only_if_retry_safe,
+        attempt=change.attempt is not None,
+        role=change.actor_role is not None,
     )
     params: dict[str, Any] = {name: getattr(change, name) for name in recorded}
     params.update(
@@ -196,6 +237,9 @@ def transition(db: Connection, request_id: str, change: Transition) -> Transitio
         target=change.target.value,
         unexpired_at=change.unexpired_at,
         due_at=change.due_at,
+        actor=change.actor,
+        roles=roles_including(change.actor_role) if change.actor_role else [],
+        attempt=change.attempt,
     )
     # The winner gets the row as its update left it (RETURNING); a loser reads the row as the winner left it.
     changed = load(CancellationRequest, db.execute(statement, params))
@@ -216,7 +260,11 @@ _ID = _c.id == bindparam("request_id")
 _SET_CARD = update(_requests).where(_ID).values(channel=bindparam("channel"), card_ts=bindparam("card_ts"))
 _MARK_DIRTY = update(_requests).where(_ID).values(card_dirty=True)
 _MARK_CLEAN = update(_requests).where(_ID, _c.status == bindparam("shown_status")).values(card_dirty=False)
-_THREAD_POSTED = update(_requests).where(_ID).values(thread_sequence=bindparam("upto"))
+_THREAD_POSTED = (
+    update(_requests)
+    .where(_ID)
+    .values(thread_sequence=bindparam("upto"), thread_lock_at=bindparam("now", type_=_c.thread_lock_at.type))
+)
 _THREAD_RELEASED = update(_requests).where(_ID).values(thread_sequence=bindparam("upto"), thread_lock_at=None)
 _LOCK_THREAD = (
     update(_requests)
@@ -281,9 +329,12 @@ def thread_sequence(db: Connection, request_id: str) -> int:
     return int(shown)
 
 
-def thread_posted(db: Connection, request_id: str, *, upto: int, release: bool) -> None:
-    """Record the last event shown in the thread, and give the lease back when done."""
-    db.execute(_THREAD_RELEASED if release else _THREAD_POSTED, {"request_id": request_id, "upto": upto})
+def thread_posted(db: Connection, request_id: str, *, upto: int, now: datetime | None = None) -> None:
+    """Record the last event shown in the thread: give the lease back, or with `now`, keep it (renewed)."""
+    if now is None:
+        db.execute(_THREAD_RELEASED, {"request_id": request_id, "upto": upto})
+    else:
+        db.execute(_THREAD_POSTED, {"request_id": request_id, "upto": upto, "now": now})
 
 
 def claim_notification(db: Connection, request_id: str, *, status: str) -> bool:
@@ -298,14 +349,15 @@ def release_notification(db: Connection, request_id: str, *, status: str) -> Non
 
 
 def needing_slack_catch_up(
-    db: Connection, *, told: Iterable[RequestStatus], limit: int = 100
+    db: Connection, *, told: Iterable[RequestStatus], now: datetime, limit: int = 100
 ) -> list[CancellationRequest]:
     """Requests whose card is stale, whose thread lacks events, or whose requester was not yet told of a status
-    in `told` (after Slack failed to answer)."""
+    in `told` (after Slack failed to answer), oldest first; not those Slack gave up on, nor those backing off."""
     latest = select(func.max(_events.c.sequence)).where(_events.c.request_id == _c.id).scalar_subquery()
     query = (
         select(_requests)
-        .where(_c.card_ts.is_not(None))
+        .where(_c.card_ts.is_not(None), _c.slack_gave_up.is_(None))
+        .where(or_(_c.slack_retry_at.is_(None), _c.slack_retry_at <= now))
         .where(
             or_(
                 _c.card_dirty.is_(True),
@@ -313,26 +365,42 @@ def needing_slack_catch_up(
                 and_(_c.status.in_([status.value for status in told]), _c.notified_status != _c.status),
             )
         )
+        .order_by(_c.created_at)
         .limit(limit)
     )
     return load(CancellationRequest, db.execute(query))
 
 
-def renew_leases(db: Connection, request_ids: list[str], now: datetime) -> int:
-    """A live process says it is still waiting on these cancels, so recovery leaves them alone."""
-    if not request_ids:
-        return 0
-    statement = update(_requests).where(_c.id.in_(request_ids), _c.status == S.EXECUTING.value).values(started_at=now)
-    return int(db.execute(statement).rowcount)
+_SLACK_FAILED = (
+    update(_requests)
+    .where(_ID)
+    .values(slack_failures=_c.slack_failures + 1, slack_retry_at=bindparam("retry_at", type_=_c.slack_retry_at.type))
+)
+_SLACK_RECOVERED = update(_requests).where(_ID, _c.slack_failures > 0).values(slack_failures=0, slack_retry_at=None)
+_SLACK_GAVE_UP = update(_requests).where(_ID, _c.slack_gave_up.is_(None)).values(slack_gave_up=bindparam("error"))
 
 
-def stale_executing(db: Connection, before: datetime, *, limit: int = 100) -> list[CancellationRequest]:
-    """Requests `executing` whose lease (started_at, renewed while a process waits on them) lapsed before `before`."""
-    query = (
-        select(_requests)
-        .where(_c.status == S.EXECUTING.value, or_(_c.started_at.is_(None), _c.started_at < before))
-        .limit(limit)
-    )
+def slack_failed(db: Connection, request_id: str, *, retry_at: datetime) -> None:
+    """Slack failed for a while (5xx, 429, a timeout): the catch-up leaves this request alone until `retry_at`."""
+    db.execute(_SLACK_FAILED, {"request_id": request_id, "retry_at": retry_at})
+
+
+def slack_recovered(db: Connection, request_id: str) -> None:
+    db.execute(_SLACK_RECOVERED, {"request_id": request_id})
+
+
+def slack_gave_up(db: Connection, request_id: str, *, error: str) -> bool:
+    """Slack refused for good (the message or channel is gone, the blocks are invalid): no more catch-up. True
+    only for the caller that recorded it."""
+    return db.execute(_SLACK_GAVE_UP, {"request_id": request_id, "error": error[:64]}).rowcount == 1
+
+
+def orphaned(db: Connection, *, dead_before: datetime, limit: int = 100) -> list[CancellationRequest]:
+    """Requests `executing` whose process is dead: not heard from since `dead_before`, or gone. (A request from
+    before processes were recorded has no owner: its attempt's start stands in for a heartbeat.)"""
+    ownerless = and_(_c.lease_owner.is_(None), or_(_c.started_at.is_(None), _c.started_at < dead_before))
+    abandoned = and_(_c.lease_owner.is_not(None), _c.lease_owner.not_in(processes.alive_since(dead_before)))
+    query = select(_requests).where(_c.status == S.EXECUTING.value, or_(ownerless, abandoned)).limit(limit)
     return load(CancellationRequest, db.execute(query))
 
 

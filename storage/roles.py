@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, exists, insert, select
 
 from storage import audit
 from storage.database import load, table
@@ -17,6 +18,16 @@ USER_ID_HINT = "a Slack user id looks like U012AB3CD (U or W, then capital lette
 
 _roles = table(RoleAssignment)
 _ROLES_OF = select(_roles.c.role).where(_roles.c.user_id == bindparam("user_id"))
+
+
+def roles_including(needed: Role) -> list[str]:
+    """The stored role names that allow what `needed` allows (admin > approver > requester)."""
+    return [role.value for role in Role if role.includes(needed)]
+
+
+def holds_role(user_id: Any, roles: Any) -> ColumnElement[bool]:
+    """A condition, for use inside a deciding statement, that `user_id` holds one of `roles` at that moment."""
+    return exists().where(_roles.c.user_id == user_id, _roles.c.role.in_(roles))
 
 
 def validate_user_id(raw: str) -> str:
@@ -37,9 +48,12 @@ def roles_of(db: Connection, user_id: str) -> set[Role]:
     return {Role(role) for role in db.execute(_ROLES_OF, {"user_id": user_id}).scalars()}
 
 
-def has_role(db: Connection, user_id: str, needed: Role) -> bool:
-    """True when any of the user's roles includes `needed` (admin > approver > requester)."""
-    return any(role.includes(needed) for role in roles_of(db, user_id))
+def has_role(db: Connection, user_id: str, needed: Role, *, hold: bool = False) -> bool:
+    """True when any of the user's roles includes `needed` (admin > approver > requester). With `hold`, the role
+    rows stay locked against a revoke until the caller's transaction ends (PostgreSQL; SQLite's one writer at a
+    time does the same)."""
+    query = _ROLES_OF.with_for_update(read=True) if hold else _ROLES_OF
+    return any(Role(role).includes(needed) for role in db.execute(query, {"user_id": user_id}).scalars())
 
 
 def grant(db: Connection, *, user_id: str, role: Role, actor: str) -> bool:

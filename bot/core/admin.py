@@ -128,6 +128,8 @@ def decide_grant(core: Core, grant_id: str, *, actor: str, confirm: bool) -> Rol
         decision = grants.decide(db, proposal.id, target=target, actor=actor, now=core.clock())
     decided = decision.grant
     if not decision.won:
+        if not access.has_role(core, actor, Role.ADMIN):  # revoked since the check above: the update said no
+            return _refused(actor, RoleRefusal.NOT_ADMIN, grant=decided)
         expire_grants(core)
         with core.database.read() as db:
             decided = grants.get(db, proposal.id) or decided

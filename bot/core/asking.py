@@ -11,7 +11,7 @@ from bot.core import access, transitions
 from bot.core.context import Core
 from bot.core.results import SYSTEM_ACTOR, Refusal, Refused, Result, answers_refusals
 from providers.base import InvalidSubscriptionId, LookupResult, Outcome, SubscriptionStatus, UnknownProvider
-from storage import audit, requests
+from storage import audit, requests, roles
 from storage.models import CancellationRequest, RequestStatus, Role
 from storage.requests import Transition
 
@@ -29,6 +29,10 @@ class Ask:
     command_key: str | None = None
 
 
+class _RoleRevoked(Exception):
+    """The requester's role was revoked while the subscription was looked up."""
+
+
 @answers_refusals
 def request(core: Core, ask: Ask) -> Result:
     with core.database.read() as db:
@@ -42,10 +46,14 @@ def request(core: Core, ask: Ask) -> Result:
         access.forget_requester(core, ask.requester)
         return access.record_denied(core, ask.requester, needed=Role.REQUESTER, attempted="request")
     _check_daily_limit(core, ask.requester)
+    _check_not_covered(core, ask)
     provider, subscription_id, found = _lookup(core, ask)
     assert found.snapshot is not None
     try:
         with core.database.write() as db:
+            # The role again, held until this insert commits: a revoke that lands during the lookup wins.
+            if not roles.has_role(db, ask.requester, Role.REQUESTER, hold=True):
+                raise _RoleRevoked
             created = requests.create(
                 db,
                 provider=provider,
@@ -59,13 +67,33 @@ def request(core: Core, ask: Ask) -> Result:
                 audit_detail={"subscription_status": found.snapshot.status.value},
             )
             events = audit.events_for_request(db, created.id)
+    except _RoleRevoked:
+        access.forget_requester(core, ask.requester)
+        return access.record_denied(core, ask.requester, needed=Role.REQUESTER, attempted="request")
     except IntegrityError:
-        # A retried delivery of the same command won the insert a moment earlier.
+        # A retried delivery of the same command won the insert a moment earlier, or another request for the same
+        # subscription did (the database keeps one open request per subscription).
         existing = _by_command(core, ask.command_key) if ask.command_key else None
-        if existing is None:
-            raise
-        return Result(ok=True, request=existing, duplicate=True)
+        if existing is not None:
+            return Result(ok=True, request=existing, duplicate=True)
+        _check_not_covered(core, ask, subscription_id=subscription_id)
+        raise
     return Result(ok=True, request=created, events=events)
+
+
+def _check_not_covered(core: Core, ask: Ask, *, subscription_id: str | None = None) -> None:
+    """Refused when another open request may already cancel this subscription: nobody gets two cards to approve."""
+    provider = core.registry.get(ask.provider)
+    if provider is None:
+        return  # refused as unknown by the lookup
+    try:
+        wanted = subscription_id or provider.validate_id(ask.subscription_id)
+    except InvalidSubscriptionId:
+        return  # refused as invalid by the lookup
+    with core.database.read() as db:
+        covering = requests.open_for(db, provider=provider.name, subscription_id=wanted)
+    if covering is not None:
+        raise Refused(Result(ok=False, refusal=Refusal.ALREADY_REQUESTED, request=covering))
 
 
 def _check_daily_limit(core: Core, requester: str) -> None:
@@ -87,7 +115,7 @@ def _lookup(core: Core, ask: Ask) -> tuple[str, str, LookupResult]:
         raise Refused(Result(ok=False, refusal=Refusal.UNKNOWN_PROVIDER, detail=str(exc))) from None
     except InvalidSubscriptionId as exc:
         raise Refused(Result(ok=False, refusal=Refusal.INVALID_ID, detail=str(exc))) from None
-    found = provider.lookup(subscription_id)
+    found = core.read(provider, subscription_id)
     refusal = _lookup_refusal(found)
     if refusal is not None:
         access.audit_event(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import threading
+import os
+import secrets
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.core import calls
+from bot.core.calls import InThisThread, Runner
 from bot.core.requesters import RecentRequesters
+from providers.base import LookupResult, SubscriptionProvider
 from providers.registry import Registry
 from storage import audit
 from storage.database import Database
@@ -19,27 +24,13 @@ class Policy:
     allow_self_approval: bool = False
     max_requests_per_day: int = 50
     max_approvals_per_hour: int = 30
+    # The longest one provider call may take, retries included.
+    provider_deadline: float = 30.0
 
 
-class InFlight:
-    """The cancels this process is waiting on, only so that their leases can be renewed; who wins a request is
-    decided in the database, never here."""
-
-    def __init__(self) -> None:
-        self._ids: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, request_id: str) -> None:
-        with self._lock:
-            self._ids.add(request_id)
-
-    def discard(self, request_id: str) -> None:
-        with self._lock:
-            self._ids.discard(request_id)
-
-    def snapshot(self) -> list[str]:
-        with self._lock:
-            return sorted(self._ids)
+def new_process_id() -> str:
+    """This process among every bot process on every host: the owner of the cancels it waits on."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 @dataclass
@@ -49,4 +40,9 @@ class Core:
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], datetime] = audit.utcnow
     requesters: RecentRequesters = field(default_factory=RecentRequesters)
-    in_flight: InFlight = field(default_factory=InFlight)
+    process_id: str = field(default_factory=new_process_id)
+    calls: Runner = field(default_factory=InThisThread)
+
+    def read(self, provider: SubscriptionProvider, subscription_id: str) -> LookupResult:
+        """A provider's read, bounded by the policy's deadline."""
+        return calls.lookup(self.calls, provider, subscription_id, deadline=self.policy.provider_deadline)

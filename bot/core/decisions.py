@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from bot.core import access, transitions, upkeep
+from bot.core import access, calls, transitions, upkeep
 from bot.core.context import Core
 from bot.core.results import SYSTEM_ACTOR, Refusal, Refused, Result, answers_refusals
 from providers.base import CancelResult, LookupResult, Outcome, SubscriptionSnapshot, SubscriptionStatus
@@ -52,10 +52,12 @@ def approve(core: Core, request_id: str, *, approver: str) -> Result:
             target=S.EXECUTING,
             actor=approver,
             action="request.approved",
+            actor_role=Role.APPROVER,
             unexpired_at=now,
             decided_by=approver,
             decided_at=now,
             started_at=now,
+            lease_owner=core.process_id,
             new_attempt=True,
         ),
     )
@@ -65,7 +67,7 @@ def approve(core: Core, request_id: str, *, approver: str) -> Result:
 def reject(core: Core, request_id: str, *, approver: str) -> Result:
     request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="reject")
     _refuse_if_expired(core, request)
-    return _close(core, request, target=S.REJECTED, by=approver, action="request.rejected")
+    return _close(core, request, target=S.REJECTED, by=approver, action="request.rejected", role=Role.APPROVER)
 
 
 @answers_refusals
@@ -90,8 +92,10 @@ def retry(core: Core, request_id: str, *, approver: str) -> Result:
             target=S.EXECUTING,
             actor=approver,
             action="request.retried",
+            actor_role=Role.APPROVER,
             only_if_retry_safe=True,
             started_at=core.clock(),
+            lease_owner=core.process_id,
             new_attempt=True,
         ),
     )
@@ -103,7 +107,7 @@ def verify(core: Core, request_id: str, *, approver: str) -> Result:
     request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="verify")
     if request.status != S.UNKNOWN:
         return Result(ok=False, request=request, refusal=transitions.lost(request))
-    seen = core.registry.get_provider(request.provider).lookup(request.subscription_id)
+    seen = core.read(core.registry.get_provider(request.provider), request.subscription_id)
     target, outcome, detail, retry_safe = _verified(seen, request)
     if target is None:
         said = detail or seen.detail
@@ -117,6 +121,7 @@ def verify(core: Core, request_id: str, *, approver: str) -> Result:
             target=target,
             actor=approver,
             action="request.verified",
+            actor_role=Role.APPROVER,
             detail={"outcome": outcome.value, "provider_detail": detail, "subscription_status": _status_of(seen)},
             outcome=outcome.value,
             outcome_detail=detail,
@@ -126,35 +131,37 @@ def verify(core: Core, request_id: str, *, approver: str) -> Result:
     )
 
 
-def cancel(core: Core, request_id: str) -> Result:
-    """Cancel at the provider; only ever called by the winner of a transition into `executing`."""
-    request = _current(core, request_id)
-    assert request is not None and request.status == S.EXECUTING, "cancel needs a request in executing"
+def cancel(core: Core, request: CancellationRequest) -> Result:
+    """Cancel at the provider; only ever called by the winner of a transition into `executing`, with the request
+    as that transition left it."""
+    assert request.status == S.EXECUTING, "cancel needs the request as its move into executing left it"
     provider = core.registry.get_provider(request.provider)
-    core.in_flight.add(request.id)
     try:
-        outcome = provider.cancel(request.subscription_id)
+        outcome = calls.cancel(
+            core.calls,
+            provider,
+            request.subscription_id,
+            deadline=core.policy.provider_deadline,
+            late=lambda answer: _settle(core, request, answer, action="provider.answered"),
+        )
     except Exception as exc:  # a bug in an adapter must still leave the request in a state it can leave
         log.exception("provider %s raised during cancel of request %s", request.provider, request.id)
         outcome = CancelResult(Outcome.UNKNOWN, f"internal error: {type(exc).__name__}", None, False, 0)
-    finally:
-        core.in_flight.discard(request.id)
     return _settle(core, request, outcome, action="provider.answered")
 
 
-def resume(core: Core, request_id: str) -> Result:
+def resume(core: Core, request: CancellationRequest) -> Result:
     """Continue a retried request from what a fresh read proves: cancel again only when the subscription surely
     still runs. A read that fails sends nothing (the request is failed again, safe to retry); a subscription our
     earlier try did cancel after all is settled as such."""
-    request = _current(core, request_id)
-    assert request is not None and request.status == S.EXECUTING
-    seen = core.registry.get_provider(request.provider).lookup(request.subscription_id)
+    assert request.status == S.EXECUTING, "resume needs the request as the retry left it"
+    seen = core.read(core.registry.get_provider(request.provider), request.subscription_id)
     found = _before_retrying(seen, request)
     if found is not None:
         outcome, detail, retry_safe = found
         answer = CancelResult(outcome, f"read before retrying: {detail}", seen.http_status, retry_safe, seen.elapsed_ms)
         return _settle(core, request, answer, action="provider.read")
-    return cancel(core, request_id)
+    return cancel(core, request)
 
 
 def _before_retrying(seen: LookupResult, request: CancellationRequest) -> tuple[Outcome, str, bool] | None:
@@ -187,7 +194,9 @@ def _deactivated_since(snapshot: SubscriptionSnapshot, moment: datetime | None) 
 
 
 def _settle(core: Core, request: CancellationRequest, outcome: CancelResult, *, action: str) -> Result:
-    return transitions.apply(
+    """Settle the attempt `request` is at with the provider's answer. An answer that arrives after its attempt
+    was settled otherwise (recovered, retried) settles nothing, but the audit log still keeps it."""
+    settled = transitions.apply(
         core,
         request.id,
         Transition(
@@ -195,13 +204,24 @@ def _settle(core: Core, request: CancellationRequest, outcome: CancelResult, *, 
             target=status_for(outcome.outcome),
             actor=SYSTEM_ACTOR,
             action=action,
-            detail=outcome.audit_detail(),
+            detail={"attempt": request.attempts, **outcome.audit_detail()},
             outcome=outcome.outcome.value,
             outcome_detail=outcome.detail,
             retry_safe=outcome.retry_safe,
             finished_at=core.clock(),
+            attempt=request.attempts,
         ),
     )
+    if not settled.ok:
+        log.warning("late answer for request %s, attempt %d: %s", request.id, request.attempts, outcome.outcome)
+        access.audit_event(
+            core,
+            request.id,
+            SYSTEM_ACTOR,
+            "provider.answered_late",
+            {"attempt": request.attempts, **outcome.audit_detail()},
+        )
+    return settled
 
 
 def _refuse_if_expired(core: Core, request: CancellationRequest) -> None:
@@ -213,13 +233,22 @@ def _refuse_if_expired(core: Core, request: CancellationRequest) -> None:
         raise Refused(Result(ok=False, request=expired.request, refusal=Refusal.EXPIRED, events=expired.events))
 
 
-def _close(core: Core, request: CancellationRequest, *, target: RequestStatus, by: str, action: str) -> Result:
+def _close(
+    core: Core, request: CancellationRequest, *, target: RequestStatus, by: str, action: str, role: Role | None = None
+) -> Result:
     now = core.clock()
     return transitions.decide(
         core,
         request.id,
         Transition(
-            expected=S.PENDING, target=target, actor=by, action=action, decided_by=by, decided_at=now, finished_at=now
+            expected=S.PENDING,
+            target=target,
+            actor=by,
+            action=action,
+            actor_role=role,
+            decided_by=by,
+            decided_at=now,
+            finished_at=now,
         ),
     )
 

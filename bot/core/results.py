@@ -30,6 +30,7 @@ class Refusal(StrEnum):
     ALREADY_DECIDED = "already_decided"
     NOT_RETRYABLE = "not_retryable"
     OVER_LIMIT = "over_limit"
+    ALREADY_REQUESTED = "already_requested"  # another open request covers the subscription (`request`)
 
 
 @dataclass(frozen=True)

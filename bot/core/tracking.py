@@ -11,6 +11,9 @@ from storage.models import AuditEvent, CancellationRequest, RequestStatus, Role
 
 S = RequestStatus
 
+SLACK_BACKOFF_FIRST = timedelta(seconds=30)
+SLACK_BACKOFF_MAX = timedelta(hours=1)
+
 # A requester's own withdrawal needs no DM; everything else that happens to their request does.
 TOLD = frozenset({S.EXECUTING, S.CANCELLED, S.ALREADY_CANCELLED, S.FAILED, S.UNKNOWN, S.REJECTED, S.EXPIRED})
 
@@ -51,20 +54,20 @@ def thread_shown(core: Core, request_id: str, *, upto: int) -> list[AuditEvent]:
     are none, decided in the same write, so an event committed by another worker is never left unposted."""
     with core.database.write() as db:
         events = audit.events_for_request(db, request_id, after=upto)
-        requests.thread_posted(db, request_id, upto=upto, release=not events)
+        requests.thread_posted(db, request_id, upto=upto, now=core.clock() if events else None)
     return events
 
 
 def thread_progress(core: Core, request_id: str, *, upto: int) -> None:
-    """One message of several was posted: record it at once, keeping the thread."""
+    """One message of several was posted: record it at once, keeping (and renewing) the thread's lease."""
     with core.database.write() as db:
-        requests.thread_posted(db, request_id, upto=upto, release=False)
+        requests.thread_posted(db, request_id, upto=upto, now=core.clock())
 
 
 def thread_failed(core: Core, request_id: str, *, upto: int) -> None:
     """Slack failed mid-thread: keep what was shown, give the lease back; the sweep catches up."""
     with core.database.write() as db:
-        requests.thread_posted(db, request_id, upto=upto, release=True)
+        requests.thread_posted(db, request_id, upto=upto)
 
 
 def claim_notification(core: Core, request: CancellationRequest) -> bool:
@@ -82,10 +85,48 @@ def release_notification(core: Core, request: CancellationRequest) -> None:
         requests.release_notification(db, request.id, status=request.status)
 
 
-def needing_catch_up(core: Core) -> list[str]:
-    """Requests whose card, thread or requester Slack still owes something."""
+def needing_catch_up(core: Core) -> list[CancellationRequest]:
+    """Requests whose card, thread or requester Slack still owes something, oldest first; not those Slack gave up
+    on, nor those backing off after a failure."""
     with core.database.read() as db:
-        return [r.id for r in requests.needing_slack_catch_up(db, told=TOLD)]
+        return requests.needing_slack_catch_up(db, told=TOLD, now=core.clock())
+
+
+def slack_failed(core: Core, request: CancellationRequest) -> None:
+    """A transient failure: back off (30 s, doubling, at most an hour) before the catch-up tries again."""
+    backoff = min(SLACK_BACKOFF_FIRST * 2**request.slack_failures, SLACK_BACKOFF_MAX)
+    with core.database.write() as db:
+        requests.slack_failed(db, request.id, retry_at=core.clock() + backoff)
+
+
+def slack_recovered(core: Core, request: CancellationRequest) -> None:
+    if request.slack_failures:
+        with core.database.write() as db:
+            requests.slack_recovered(db, request.id)
+
+
+def slack_gave_up_on_dm(core: Core, request: CancellationRequest, *, error: str) -> None:
+    """The requester cannot be sent a DM (gone, deactivated): the audit says so; the claim stays."""
+    with core.database.write() as db:
+        audit.append(
+            db,
+            actor="system",
+            action="slack.gave_up",
+            request_id=request.id,
+            detail={"what": "dm", "error": error, "status": request.status},
+        )
+
+
+def slack_gave_up(core: Core, request_id: str, *, error: str, what: str) -> bool:
+    """A permanent failure ends the catch-up of this request, with an audit event; True for the one caller that
+    recorded it (who tells the admins)."""
+    with core.database.write() as db:
+        if not requests.slack_gave_up(db, request_id, error=error):
+            return False
+        audit.append(
+            db, actor="system", action="slack.gave_up", request_id=request_id, detail={"what": what, "error": error}
+        )
+    return True
 
 
 def claim_alert(core: Core, *, subject: str, kind: str) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.core import access
 from bot.core.context import Core
 from bot.core.results import Refusal, Result
 from storage import requests
@@ -18,11 +19,16 @@ def apply(core: Core, request_id: str, change: Transition) -> Result:
 
 
 def decide(core: Core, request_id: str, change: Transition) -> Result:
-    """A transition whose loser is told why: someone decided first, or it expired."""
+    """A transition whose loser is told why: someone decided first, it expired, or the actor's role was revoked
+    before the update ran (the role is one of its conditions: see Transition.actor_role)."""
     result = apply(core, request_id, change)
-    if not result.ok:
-        return Result(ok=False, request=result.request, refusal=lost(result.request))
-    return result
+    if result.ok:
+        return result
+    if change.actor_role is not None and not access.has_role(core, change.actor, change.actor_role):
+        return access.record_denied(
+            core, change.actor, needed=change.actor_role, attempted=change.action, request_id=request_id
+        )
+    return Result(ok=False, request=result.request, refusal=lost(result.request))
 
 
 def lost(request: CancellationRequest | None) -> Refusal:

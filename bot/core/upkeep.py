@@ -3,6 +3,8 @@ process left behind (by reading, never by cancelling), and check the audit chain
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,7 +12,7 @@ from bot.core import transitions
 from bot.core.context import Core
 from bot.core.results import SYSTEM_ACTOR, Result
 from providers.base import Outcome, SubscriptionStatus
-from storage import audit, requests
+from storage import audit, processes, requests
 from storage.models import CancellationRequest, RequestStatus
 from storage.requests import Transition
 
@@ -40,26 +42,18 @@ def expire_due(core: Core) -> list[Result]:
     return [r for r in (expire_if_due(core, request_id) for request_id in due) if r.ok]
 
 
-def renew_leases(core: Core) -> int:
-    """This process is still waiting on these cancels: recovery elsewhere leaves them alone."""
-    waiting = core.in_flight.snapshot()
-    if not waiting:
-        return 0
-    with core.database.write() as db:
-        return requests.renew_leases(db, waiting, core.clock())
-
-
-def recover_stale(core: Core, *, older_than: timedelta) -> list[Result]:
+def recover_orphans(core: Core, *, dead_after: timedelta) -> list[Result]:
     """Settle requests left `executing` by a process that died mid-cancel: read, never cancel.
 
-    Only requests whose lease is older than `older_than` qualify: a process waiting on a cancel renews its lease
-    on every sweep, so a cancel another replica is still waiting on is left alone. Cancelled at the provider:
-    done. Anything else: `unknown`, and an approver verifies.
+    A request qualifies only when the process waiting on it has not been heard from for `dead_after` (a live one
+    beats every few seconds from a thread nothing else holds), so a cancel still in flight anywhere is left alone.
+    Cancelled at the provider: done. Anything else: `unknown`, and an approver verifies. The settle carries the
+    attempt, so a late answer of the dead process's call cannot undo it (see decisions._settle).
     """
     with core.database.read() as db:
-        stale = requests.stale_executing(db, core.clock() - older_than)
+        orphans = requests.orphaned(db, dead_before=core.clock() - dead_after)
     settled = []
-    for request in stale:
+    for request in orphans:
         target, outcome, detail = _recovered(core, request)
         result = transitions.apply(
             core,
@@ -74,6 +68,7 @@ def recover_stale(core: Core, *, older_than: timedelta) -> list[Result]:
                 outcome_detail=detail,
                 retry_safe=False,
                 finished_at=core.clock(),
+                attempt=request.attempts,
             ),
         )
         if result.ok:
@@ -81,11 +76,30 @@ def recover_stale(core: Core, *, older_than: timedelta) -> list[Result]:
     return settled
 
 
+def beat(core: Core) -> None:
+    """This process is alive: its in-flight cancels stay its own."""
+    now = core.clock()
+    with core.database.write() as db:
+        if not processes.beat(db, process_id=core.process_id, now=now):
+            processes.register(db, process_id=core.process_id, host=socket.gethostname(), pid=os.getpid(), now=now)
+
+
+def leave(core: Core) -> None:
+    """This process stops: what it still waits on is for recovery (after the grace period, nothing should be)."""
+    with core.database.write() as db:
+        processes.leave(db, core.process_id)
+
+
+def forget_dead_processes(core: Core, *, silent_for: timedelta) -> int:
+    with core.database.write() as db:
+        return processes.prune(db, silent_since=core.clock() - silent_for)
+
+
 def _recovered(core: Core, request: CancellationRequest) -> tuple[RequestStatus, Outcome, str]:
     provider = core.registry.get(request.provider)
     if provider is None:
         return S.UNKNOWN, Outcome.UNKNOWN, f"after a restart: provider {request.provider} is not enabled"
-    seen = provider.lookup(request.subscription_id)
+    seen = core.read(provider, request.subscription_id)
     status = seen.snapshot.status if seen.snapshot else None
     if status is SubscriptionStatus.CANCELLED:
         return S.CANCELLED, Outcome.CANCELLED, "after a restart: the subscription is cancelled"

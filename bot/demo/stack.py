@@ -47,6 +47,7 @@ class LocalStack:
         self.server.close()
         self.services.pool.drain(timeout=10)
         self.services.slack_pool.drain(timeout=10)
+        self.services.provider_pools.shutdown()
         self.slack.stop()
         self.services.database.dispose()
 

@@ -173,6 +173,8 @@ def story(demo: Demo) -> None:
     third = demo.latest_request_id()
     demo.click(JORDAN, blocks.APPROVE, third)
     demo.wait_status(third, {RequestStatus.UNKNOWN.value})
+    demo.say("Meanwhile Alex asks for the same subscription: one open request per subscription, so Alex is told")
+    demo.command(ALEX, "sandbox sb_6001 customer wrote in too")
     demo.click(JORDAN, blocks.VERIFY, third)
     demo.wait_status(third, {RequestStatus.CANCELLED.value})
     demo.show_card(third)

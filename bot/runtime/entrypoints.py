@@ -16,10 +16,12 @@ import time
 from types import FrameType
 
 from bot.config import Settings, require
+from bot.core import upkeep
 from bot.runtime.heap import freeze_startup_objects
+from bot.runtime.periodic import Periodic
 from bot.runtime.server import HttpServer, SlackWsgi
 from bot.runtime.services import Services, build_services
-from bot.runtime.sweeper import Sweeper, sweep_once
+from bot.runtime.sweeper import start_background, sweep_once
 from bot.slack.app import build_app
 
 log = logging.getLogger("cancel-sub")
@@ -32,18 +34,19 @@ def _logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _start(settings: Settings) -> tuple[Services, Sweeper]:
+def _start(settings: Settings) -> tuple[Services, list[Periodic]]:
     services = build_services(settings)
+    upkeep.beat(services.core)  # alive before anything else: what this process approves is its own
     try:
         changed = sweep_once(services)  # before new work: settle what a previous run left behind
         if changed:
             log.info("start-up sweep settled %d requests", changed)
     except Exception:
         log.exception("start-up sweep failed; the periodic sweep will try again")
-    return services, Sweeper(services).start()
+    return services, start_background(services)
 
 
-def _finish(services: Services, sweeper: Sweeper) -> None:
+def _finish(services: Services, background: list[Periodic]) -> None:
     grace = services.settings.shutdown_grace_seconds
     deadline = time.monotonic() + grace
     busy = services.pool.busy + services.slack_pool.busy
@@ -52,7 +55,13 @@ def _finish(services: Services, sweeper: Sweeper) -> None:
     # The work first: what it finishes hands its last Slack updates to the Slack pool.
     left = services.pool.drain(max(0.0, deadline - time.monotonic()))
     left += services.slack_pool.drain(max(0.0, deadline - time.monotonic()))
-    sweeper.stop()
+    services.provider_pools.shutdown()
+    for task in background:
+        task.stop()
+    try:
+        upkeep.leave(services.core)  # what is still in flight is for recovery elsewhere at once
+    except Exception:
+        log.exception("could not record this process's stop; others recover its cancels once it is silent")
     services.database.dispose()
     if left:
         log.warning("%d listeners still running after %.0f s; the next start settles their requests", left, grace)
@@ -79,7 +88,7 @@ def run_socket_mode(settings: Settings) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     _logging(settings)
-    services, sweeper = _start(settings)
+    services, background = _start(settings)
     handler = SocketModeHandler(build_app(services), settings.slack_app_token.get_secret_value())
     freeze_startup_objects()
     stop = _stop_signals()
@@ -87,7 +96,7 @@ def run_socket_mode(settings: Settings) -> int:
     handler.connect()
     stop.wait()
     handler.close()
-    _finish(services, sweeper)
+    _finish(services, background)
     return 0
 
 
@@ -95,7 +104,7 @@ def serve_http(settings: Settings, *, host: str, port: int) -> int:
     """HTTP mode, in one process; several replicas share a database (see the README's Deployment)."""
     require(settings, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     _logging(settings)
-    services, sweeper = _start(settings)
+    services, background = _start(settings)
     server = HttpServer(
         SlackWsgi(build_app(services), services.database),
         host=host,
@@ -110,7 +119,7 @@ def serve_http(settings: Settings, *, host: str, port: int) -> int:
     print(f"listening on {where}", file=sys.stderr, flush=True)
     stop.wait()
     server.close(drain_seconds=ANSWER_DRAIN_SECONDS)
-    _finish(services, sweeper)
+    _finish(services, background)
     return 0
 
 

@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import Settings
 from bot.core.context import Core, Policy
+from bot.runtime.bulkheads import ProviderPools
 from bot.runtime.pool import ListenerPool
 from bot.slack.delivery import Delivery
 from providers.registry import ProviderConfig, Registry, build_registry
@@ -39,6 +40,8 @@ class Services:
     # After a decision, showing it in Slack (card, thread, DM) runs here, so a `pool` thread goes on to the
     # provider call, and to the next approval, without waiting on Slack.
     slack_pool: ListenerPool
+    # Each provider's calls, on a bounded pool of their own (also in `core.calls`).
+    provider_pools: ProviderPools
 
     @property
     def registry(self) -> Registry:
@@ -83,6 +86,7 @@ def build_services(
 ) -> Services:
     database = database or Database(settings.database_url, pool_size=settings.listener_threads)
     migrate.upgrade(database.engine)
+    provider_pools = ProviderPools(threads_each=settings.listener_threads)
     core = Core(
         database=database,
         registry=registry or build_registry(provider_config(settings), transport=provider_transport),
@@ -91,7 +95,9 @@ def build_services(
             allow_self_approval=settings.allow_self_approval,
             max_requests_per_day=settings.max_requests_per_user_per_day,
             max_approvals_per_hour=settings.max_approvals_per_user_per_hour,
+            provider_deadline=settings.provider_deadline_seconds,
         ),
+        calls=provider_pools,
     )
     return Services(
         settings=settings,
@@ -101,4 +107,5 @@ def build_services(
         delivery=Delivery(core, thread_lease=timedelta(seconds=settings.recover_after_seconds)),
         pool=ListenerPool(settings.listener_threads, name="work", niceness=WORK_NICENESS),
         slack_pool=ListenerPool(settings.slack_threads, name="slack", niceness=WORK_NICENESS),
+        provider_pools=provider_pools,
     )

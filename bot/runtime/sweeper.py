@@ -1,33 +1,73 @@
-"""The running bot's periodic sweep: expire overdue requests, settle ones a crash left behind, catch Slack up."""
+"""The running bot's background work: a heartbeat, settling the cancels of dead processes, and the periodic sweep
+(expire overdue requests, catch Slack up, check the audit chain). Each on a thread of its own, so a sweep stalled
+on Slack can neither stop the heartbeat nor delay a recovery."""
 
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from datetime import timedelta
 
 from bot.core import admin, tracking, upkeep
+from bot.core.results import Result
+from bot.runtime.periodic import Periodic
 from bot.runtime.services import Services
 
 log = logging.getLogger(__name__)
+
+# A sweep spends at most this long catching Slack up (or half its interval, when that is shorter).
+CATCH_UP_SECONDS = 20.0
+# Rows of processes silent for this long are only history.
+FORGET_PROCESSES_AFTER = timedelta(days=1)
 
 
 def sweep_once(services: Services) -> int:
     """One pass; returns how many requests changed state."""
     core, delivery, client = services.core, services.delivery, services.client
-    upkeep.renew_leases(core)
-    expired = upkeep.expire_due(core)
-    recovered = upkeep.recover_stale(core, older_than=timedelta(seconds=services.settings.recover_after_seconds))
-    for result in recovered:
-        if result.request is not None:
-            log.warning("settled %s after a restart: %s", result.request.id, result.request.status)
-    changed = {r.request.id for r in (*expired, *recovered) if r.request is not None}
-    for request_id in sorted(changed | set(tracking.needing_catch_up(core))):
+    changed = [r.request.id for r in (*upkeep.expire_due(core), *recover_orphans(services)) if r.request is not None]
+    for request_id in changed:
         delivery.sync(client, request_id)
+    catch_up_slack(services, budget=min(CATCH_UP_SECONDS, services.settings.sweep_interval_seconds / 2))
     for grant in admin.expire_grants(core):
         delivery.show_grant(client, grant)
+    upkeep.forget_dead_processes(core, silent_for=FORGET_PROCESSES_AFTER)
     check_audit_if_due(services)
     return len(changed)
+
+
+def recover_orphans(services: Services) -> list[Result]:
+    """Settle the cancels of processes that died mid-cancel, and show each in Slack."""
+    dead_after = timedelta(seconds=services.settings.recover_after_seconds)
+    recovered = upkeep.recover_orphans(services.core, dead_after=dead_after)
+    for result in recovered:
+        if result.request is not None:
+            log.warning("settled %s left by a process that died: %s", result.request.id, result.request.status)
+            services.delivery.sync(services.client, result.request.id)
+    return recovered
+
+
+def start_background(services: Services) -> list[Periodic]:
+    """The heartbeat (this process is alive), recovery (others that are not), and the sweep, each on its own."""
+    settings = services.settings
+    return [
+        Periodic("heartbeat", settings.heartbeat_seconds, lambda: upkeep.beat(services.core)).start(),
+        Periodic("recovery", settings.heartbeat_seconds, lambda: recover_orphans(services)).start(),
+        Periodic("sweeper", settings.sweep_interval_seconds, lambda: sweep_once(services)).start(),
+    ]
+
+
+def catch_up_slack(services: Services, *, budget: float) -> int:
+    """Show Slack what it still owes, oldest first, for at most `budget` seconds; returns how many were caught up.
+    What is left waits for the next sweep, so many stuck requests cannot starve the others for ever."""
+    deadline = time.monotonic() + budget
+    caught_up = 0
+    for request in tracking.needing_catch_up(services.core):
+        if time.monotonic() >= deadline:
+            break
+        if services.delivery.sync(services.client, request.id):
+            tracking.slack_recovered(services.core, request)
+            caught_up += 1
+    return caught_up
 
 
 def check_audit_if_due(services: Services) -> bool:
@@ -36,26 +76,3 @@ def check_audit_if_due(services: Services) -> bool:
     if check.report is not None and not check.report.ok:
         log.error("audit chain broken: %s", check.report.describe())
     return check.ran
-
-
-class Sweeper:
-    def __init__(self, services: Services) -> None:
-        self._services = services
-        self._interval = services.settings.sweep_interval_seconds
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="sweeper", daemon=True)
-
-    def start(self) -> Sweeper:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                sweep_once(self._services)
-            except Exception:  # the sweep must outlive a bad minute (database restart, Slack outage)
-                log.exception("sweep failed; trying again in %.0f s", self._interval)

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from bot.core import tracking
 from bot.core.context import Core
 from bot.slack import blocks, text
-from bot.slack.errors import CHANNEL_ERRORS, SLACK_FAILURES, SLACK_OR_ANSWER_FAILURES, slack_error
+from bot.slack.errors import CHANNEL_ERRORS, PERMANENT_ERRORS, SLACK_FAILURES, SLACK_OR_ANSWER_FAILURES, slack_error
 from providers.base import SubscriptionSnapshot
 from storage.models import CancellationRequest, RoleGrant
 
@@ -74,20 +74,34 @@ class Delivery:
         *,
         refresh: bool = True,
         current: CancellationRequest | None = None,
-    ) -> None:
+    ) -> bool:
         """Show the request's current state on its card, the audit events its thread lacks, and tell the
-        requester by DM what changed. `current` is the request as a transition just left it, which saves a read
-        (the card update reads again afterwards, so a change made meanwhile still shows)."""
+        requester by DM what changed; False when Slack failed somewhere (the failure is recorded for the
+        catch-up). `current` is the request as a transition just left it, which saves a read (the card update
+        reads again afterwards, so a change made meanwhile still shows)."""
         request = current or tracking.current(self._core, request_id)
         if request is None:
-            return
+            return True
+        shown = True
         if request.card_ts:
             if refresh or request.card_dirty:
-                self._refresh(client, request)
-            self._thread(client, request)
-        self._tell_requester(client, request)
+                shown = self._refresh(client, request)
+            shown = self._thread(client, request) and shown
+        return self._tell_requester(client, request) and shown
 
-    def _refresh(self, client: WebClient, request: CancellationRequest) -> None:
+    def _failed(self, client: WebClient, request: CancellationRequest, exc: Exception, *, what: str) -> None:
+        """Record a failed Slack call: a permanent error ends the catch-up of this request (audited, and the admins
+        hear once); anything else backs off before the sweep tries again."""
+        error = slack_error(exc)
+        log.warning("could not update the %s of %s: %s", what, request.id, error)
+        if error not in PERMANENT_ERRORS:
+            tracking.slack_failed(self._core, request)
+        elif tracking.slack_gave_up(self._core, request.id, error=error, what=what):
+            self.alert_admins(
+                client, subject=request.id, kind="slack.gave_up", message=text.slack_gave_up(request, what, error)
+            )
+
+    def _refresh(self, client: WebClient, request: CancellationRequest) -> bool:
         """Render the row and update the card; if the status moved on meanwhile, render again. Updates from
         several threads may finish in any order, but the last one to finish always shows the current state."""
         for _ in range(REFRESH_ROUNDS):
@@ -96,22 +110,23 @@ class Delivery:
             try:
                 client.chat_update(channel=request.channel, ts=request.card_ts, text=message, blocks=card)
             except SLACK_FAILURES as exc:
-                log.warning("could not update the card of %s: %s", request.id, slack_error(exc))
                 tracking.card_failed(self._core, request.id)
-                return
+                self._failed(client, request, exc, what="card")
+                return False
             now = tracking.current(self._core, request.id)
             if now is None or (now.status == request.status and now.outcome == request.outcome):
                 break
             request = now
         if request.card_dirty:
             tracking.card_shown(self._core, request.id, status=request.status)
+        return True
 
-    def _thread(self, client: WebClient, request: CancellationRequest) -> None:
+    def _thread(self, client: WebClient, request: CancellationRequest) -> bool:
         """Post the events the thread lacks. One worker at a time holds the thread, so lines appear once and
         in order; it keeps posting until nothing is left, so events added meanwhile are not stranded."""
         taken = tracking.take_thread(self._core, request, lease=self._thread_lease)
         if taken is None:
-            return
+            return True
         shown, events = taken
         try:
             while True:
@@ -124,10 +139,11 @@ class Delivery:
                         tracking.thread_progress(self._core, request.id, upto=shown)
                 events = tracking.thread_shown(self._core, request.id, upto=shown)
                 if not events:
-                    return
+                    return True
         except SLACK_FAILURES as exc:
-            log.warning("could not post to the thread of %s: %s", request.id, slack_error(exc))
             tracking.thread_failed(self._core, request.id, upto=shown)
+            self._failed(client, request, exc, what="thread")
+            return False
 
     # -- grant cards ----------------------------------------------------------------------------------------
 
@@ -143,6 +159,10 @@ class Delivery:
     # -- direct messages ------------------------------------------------------------------------------------
 
     def dm(self, client: WebClient, user: str, message: str) -> bool:
+        return self._direct_message(client, user, message) is None
+
+    def _direct_message(self, client: WebClient, user: str, message: str) -> str | None:
+        """Send a DM; the Slack error when it could not be sent, else None."""
         try:
             with self._lock:
                 channel = self._dm_channels.get(user)
@@ -152,18 +172,26 @@ class Delivery:
                     self._dm_channels[user] = channel
             client.chat_postMessage(channel=channel, text=message)
         except SLACK_OR_ANSWER_FAILURES as exc:
-            log.warning("could not DM %s: %s", user, slack_error(exc))
+            error = slack_error(exc)
+            log.warning("could not DM %s: %s", user, error)
             with self._lock:
                 self._dm_channels.pop(user, None)
-            return False
-        return True
+            return error
+        return None
 
-    def _tell_requester(self, client: WebClient, request: CancellationRequest) -> None:
-        """Each status the requester hears of, once (decided in the database, so across replicas too)."""
+    def _tell_requester(self, client: WebClient, request: CancellationRequest) -> bool:
+        """Each status the requester hears of, once (decided in the database, so across replicas too). A DM that
+        can never be delivered (the user is gone) keeps its claim, so it is not tried again and again."""
         if not tracking.claim_notification(self._core, request):
-            return
-        if not self.dm(client, request.requester, text.requester_dm(request)):
-            tracking.release_notification(self._core, request)
+            return True
+        error = self._direct_message(client, request.requester, text.requester_dm(request))
+        if error is None:
+            return True
+        if error in PERMANENT_ERRORS:
+            tracking.slack_gave_up_on_dm(self._core, request, error=error)
+            return True
+        tracking.release_notification(self._core, request)
+        return False
 
     def alert_admins(self, client: WebClient, *, subject: str, kind: str, message: str) -> bool:
         """DM every admin, unless this subject and kind were already reported this hour."""

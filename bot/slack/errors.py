@@ -11,6 +11,22 @@ SLACK_OR_ANSWER_FAILURES: tuple[type[Exception], ...] = (*SLACK_FAILURES, KeyErr
 
 # The bot cannot post where it was not invited; these are the user's to fix, not ours to retry.
 CHANNEL_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
+# Errors that asking again cannot change for this message, channel or user: the catch-up stops there.
+PERMANENT_ERRORS = CHANNEL_ERRORS | frozenset(
+    {
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "msg_too_long",
+        "no_text",
+        "user_not_found",
+        "user_disabled",
+        "cannot_dm_bot",
+        "account_inactive",
+    }
+)
 
 
 def slack_error(exc: Exception) -> str:

@@ -255,6 +255,13 @@ def lookup_refusal(result: Result, *, subscription_id: str, provider_label: str)
     if refusal in (Refusal.OVER_LIMIT, Refusal.NO_ROLE):
         return refusal_text(result)
     sub = f"`{escape(subscription_id)}`"
+    if refusal is Refusal.ALREADY_REQUESTED and result.request is not None:
+        covering = result.request
+        return (
+            f"Request `{covering.id}` by {mention(covering.requester)} in <#{covering.channel}> already covers "
+            f"{provider_label} subscription {sub} ({S(covering.status).value.replace('_', ' ')}), so no second "
+            "request was made. Follow that one: its card has the buttons."
+        )
     if refusal is Refusal.NOT_FOUND:
         return f"{provider_label} has no subscription {sub}. Check the id (no request was made)."
     if refusal is Refusal.ALREADY_CANCELLED:
@@ -279,6 +286,13 @@ def unposted(error: str | None, request_id: str, *, channel_error: bool) -> str:
     return (
         f"Slack did not accept the request card ({error}), so nothing was requested (request `{request_id}` is "
         "closed). Please try again in a minute."
+    )
+
+
+def slack_gave_up(request: CancellationRequest, what: str, error: str) -> str:
+    return (
+        f":warning: Slack refused the {what} of request `{request.id}` for good ({error}); the bot stops trying. "
+        f"The request itself is unaffected: `{COMMAND} status {request.id}` shows where it stands."
     )
 
 

@@ -84,9 +84,9 @@ def test_env_example_documents_every_setting() -> None:
     assert documented == set(ENV_NAMES)
 
 
-def test_recovery_must_wait_for_at_least_two_sweeps(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="at least twice SWEEP_INTERVAL_SECONDS"):
-        load_settings({"RECOVER_AFTER_SECONDS": "60", "SWEEP_INTERVAL_SECONDS": "45"}, dotenv_path=tmp_path / "x")
+def test_recovery_must_wait_for_at_least_three_heartbeats(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="at least three times HEARTBEAT_SECONDS"):
+        load_settings({"RECOVER_AFTER_SECONDS": "10", "HEARTBEAT_SECONDS": "5"}, dotenv_path=tmp_path / "x")
 
 
 def test_the_readme_documents_every_setting() -> None:

@@ -80,7 +80,8 @@ def test_two_hundred_concurrent_requests_and_decisions_keep_the_chain(database: 
             first = decisions.approve(core, request_id, approver=approver)
             late = decisions.approve(core, request_id, approver=f"U0APPROV{(n + 1) % 4}")
             assert first.ok and not late.ok  # a second approval loses and writes nothing
-            decisions.cancel(core, request_id)
+            assert first.request is not None
+            decisions.cancel(core, first.request)
         return request_id
 
     with ThreadPoolExecutor(max_workers=16) as pool:

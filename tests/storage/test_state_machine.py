@@ -207,17 +207,17 @@ def test_a_released_claim_leaves_the_request_for_the_sweep(database: Database) -
     with database.write() as db:
         # Never told, card up to date otherwise: the sweep still finds it.
         db.execute(text("UPDATE cancellation_requests SET thread_sequence = 99"))
-        assert [r.id for r in requests.needing_slack_catch_up(db, told=told)] == [request_id]
+        assert [r.id for r in requests.needing_slack_catch_up(db, told=told, now=audit.utcnow())] == [request_id]
     with database.write() as db:
         assert requests.claim_notification(db, request_id, status=S.CANCELLED)
     with database.write() as db:
-        assert requests.needing_slack_catch_up(db, told=told) == []
+        assert requests.needing_slack_catch_up(db, told=told, now=audit.utcnow()) == []
     with database.write() as db:
         requests.release_notification(db, request_id, status=S.CANCELLED)
     with database.write() as db:
-        assert [r.id for r in requests.needing_slack_catch_up(db, told=told)] == [request_id]
+        assert [r.id for r in requests.needing_slack_catch_up(db, told=told, now=audit.utcnow())] == [request_id]
         # A status nobody is told of (withdrawn, say) is not behind: it is not swept again and again.
-        assert requests.needing_slack_catch_up(db, told=[S.EXPIRED]) == []
+        assert requests.needing_slack_catch_up(db, told=[S.EXPIRED], now=audit.utcnow()) == []
 
 
 def test_a_writer_waits_for_another_process_then_gives_up_like_sqlite_would(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ def approve(services: Services, client: WebClient, click: Click) -> None:
     """pending -> executing; the winner then cancels at the provider, in this work thread."""
     result = decisions.approve(services.core, click.target, approver=click.user)
     if show_decision(services, client, click, result) and result.request is not None:
-        show(services, client, decisions.cancel(services.core, result.request.id).request)
+        show(services, client, decisions.cancel(services.core, result.request).request)
     refresh_home(services, client, click)
 
 
@@ -95,7 +95,7 @@ def retry(services: Services, client: WebClient, click: Click) -> None:
     """failed -> executing; the winner reads the subscription and cancels only if it still runs."""
     result = decisions.retry(services.core, click.target, approver=click.user)
     if show_decision(services, client, click, result) and result.request is not None:
-        show(services, client, decisions.resume(services.core, result.request.id).request)
+        show(services, client, decisions.resume(services.core, result.request).request)
 
 
 def on_verify(

@@ -53,8 +53,8 @@ def approved_and_cancelled(core: Core, provider: str, subscription_id: str) -> s
     made = asking.request(core, Ask(ASKER, provider, subscription_id, "customer asked", "C0CHANNEL"))
     assert made.ok and made.request is not None, made
     approved = decisions.approve(core, made.request.id, approver=APPROVER)
-    assert approved.ok
-    decisions.cancel(core, made.request.id)
+    assert approved.ok and approved.request is not None
+    decisions.cancel(core, approved.request)
     return made.request.id
 
 
@@ -82,9 +82,10 @@ def test_verify_does_not_count_a_deactivation_from_before_the_approval(core: Cor
 def test_a_retry_whose_read_fails_sends_nothing_and_stays_safe_to_retry(core: Core, onekey: OneKeySubscription) -> None:
     onekey.fail_before_acting = 1
     request_id = approved_and_cancelled(core, "onekey", "219")
-    assert decisions.retry(core, request_id, approver=APPROVER).ok
+    retried = decisions.retry(core, request_id, approver=APPROVER)
+    assert retried.ok and retried.request is not None
     onekey.fail_reads = 10
-    settled = decisions.resume(core, request_id).request
+    settled = decisions.resume(core, retried.request).request
     assert settled is not None and settled.status == "failed" and settled.retry_safe
     assert "nothing was sent" in (settled.outcome_detail or "")
     assert onekey.deletes == 1
@@ -93,7 +94,8 @@ def test_a_retry_whose_read_fails_sends_nothing_and_stays_safe_to_retry(core: Co
 def test_a_retry_after_a_try_that_did_act_cancels_nothing_more(core: Core, onekey: OneKeySubscription) -> None:
     onekey.fail_after_acting = 1
     request_id = approved_and_cancelled(core, "onekey", "219")
-    assert decisions.retry(core, request_id, approver=APPROVER).ok
-    settled = decisions.resume(core, request_id).request
+    retried = decisions.retry(core, request_id, approver=APPROVER)
+    assert retried.ok and retried.request is not None
+    settled = decisions.resume(core, retried.request).request
     assert settled is not None and settled.status == "already_cancelled"
     assert onekey.deletes == 1

@@ -51,6 +51,7 @@ class Deployment:
             "ONEKEY_API_KEY": "merchant",
             "ONEKEY_API_SIGNATURE": "signature-secret",
             "ONEKEY_BASE_URL": self.onekey.url,
+            "HEARTBEAT_SECONDS": "0.25",
             "RECOVER_AFTER_SECONDS": "1.5",
             "SWEEP_INTERVAL_SECONDS": "0.25",
             "LISTENER_THREADS": "8",
@@ -238,3 +239,44 @@ def test_a_cancel_outliving_the_grace_period_is_settled_by_the_next_start(sqlite
     d.start_bot()
     d.wait(lambda: d.request(request_id).status == "cancelled", "recovery after the short grace")
     assert d.onekey.deletes == [219] and d.chain().ok
+
+
+def test_a_live_but_slow_cancel_is_never_overtaken_while_the_other_replica_sweeps_and_slack_stalls(
+    deployment: Deployment,
+) -> None:
+    """The cancel takes four recovery periods; the other replica sweeps all the while, and Slack stalls every card
+    update and thread post of the first (the sweep used to renew the leases): still one DELETE, no recovery."""
+    d = deployment
+    d.onekey.delete_behaviour = DeleteBehaviour(delay=6, apply="after")
+    slow, other = d.start_bot(PROVIDER_TIMEOUT_SECONDS="30"), d.start_bot()
+    request_id = d.ask(slow, 220)
+    d.slack.fail("chat.update", delay=2, times=1000)
+    d.slack.fail("chat.postMessage", delay=2, times=1000)
+    slow.driver.click(blocks.APPROVE, request_id, user=APPROVER, channel=CHANNEL)
+    assert d.onekey.delete_seen.wait(20)
+    d.wait(lambda: d.request(request_id).status == "cancelled", "the slow cancel to settle", timeout=40)
+    d.slack.heal()
+    with d.database.read() as db:
+        actions = [e.action for e in audit.events_for_request(db, request_id)]
+    assert "request.recovered" not in actions and actions.count("provider.answered") == 1, actions
+    assert d.onekey.deletes == [220]
+    assert other.process.poll() is None and d.chain().ok
+
+
+def test_a_lone_bot_restarted_after_a_crash_settles_the_dead_ones_cancel_within_30_s_with_default_settings(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    d.onekey.delete_behaviour = DeleteBehaviour(delay=60, apply="before")
+    defaults = {"HEARTBEAT_SECONDS": "5", "RECOVER_AFTER_SECONDS": "20", "SWEEP_INTERVAL_SECONDS": "60"}
+    first = d.start_bot(**defaults)
+    request_id = d.ask(first, 221)
+    first.driver.click(blocks.APPROVE, request_id, user=APPROVER, channel=CHANNEL)
+    assert d.onekey.delete_seen.wait(20)
+    first.kill()
+    d.onekey.delete_behaviour = DeleteBehaviour()
+    started = time.monotonic()
+    d.start_bot(**defaults)
+    d.wait(lambda: d.request(request_id).status == "cancelled", "recovery of the dead bot's cancel", timeout=35)
+    assert time.monotonic() - started < 30
+    assert d.onekey.deletes == [221] and d.chain().ok

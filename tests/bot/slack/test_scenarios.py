@@ -447,7 +447,7 @@ def test_a_late_update_of_an_earlier_step_neither_hides_nor_repeats_anything(sta
     request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked by email")
     approved = decisions.approve(stack.services.core, request_id, approver=APPROVER)
     assert approved.ok and approved.request is not None
-    decisions.cancel(stack.services.core, request_id)
+    decisions.cancel(stack.services.core, approved.request)
     # The copy taken at approval, shown only now.
     stack.services.delivery.sync(stack.services.client, request_id, current=approved.request)
     stack.wait_until(lambda: "Cancelled" in card_of(stack, request_id)["json"], what="the final card")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import text
+
 from bot.demo.stack import LocalStack
 from bot.runtime.sweeper import sweep_once
 from bot.slack import blocks
 from storage import audit, requests
-from tests.bot.conftest import AGENT, APPROVER, CHANNEL
+from tests.bot.conftest import ADMIN, AGENT, APPROVER, CHANNEL
 from tests.bot.slack.test_scenarios import ask, ask_and_get_id, card_of, chain_ok, click, ephemeral_to, request_count
 
 
@@ -42,6 +44,7 @@ def test_card_updates_failing_during_an_approval_lose_nothing_and_catch_up(stack
 
     stack.slack.heal()
     stack.wait_idle()
+    let_the_back_off_pass(stack)
     sweep_once(stack.services)
     card = card_of(stack, request_id)
     assert "Cancelled" in card["json"] and card["buttons"] == []
@@ -61,6 +64,7 @@ def test_a_timed_out_card_update_is_caught_up_too(stack: LocalStack) -> None:
     stack.wait_until(lambda: stack.request(request_id).card_dirty, what="the card to be marked stale")
     stack.slack.heal()
     stack.wait_idle()
+    let_the_back_off_pass(stack)
     sweep_once(stack.services)
     assert "Rejected" in card_of(stack, request_id)["json"]
 
@@ -81,6 +85,12 @@ def test_thread_lines_are_posted_once_even_when_syncs_race(stack: LocalStack) ->
     for t in threads:
         t.join()
     assert_thread_shows_each_event_once(stack, request_id)
+
+
+def let_the_back_off_pass(stack: LocalStack) -> None:
+    """Time passes: every request backing off after a Slack failure is due again."""
+    with stack.services.database.write() as db:
+        db.execute(text("UPDATE cancellation_requests SET slack_retry_at = NULL"))
 
 
 def assert_thread_shows_each_event_once(stack: LocalStack, request_id: str) -> None:
@@ -119,5 +129,46 @@ def test_slack_failing_part_way_through_a_backlog_repeats_no_line_and_loses_none
         shown_after = requests.thread_sequence(db, request_id)
         last = audit.events_for_request(db, request_id)[-1].sequence
     assert shown_before < shown_after < last  # what the posted message carries, and nothing more
+    let_the_back_off_pass(stack)
     sweep_once(stack.services)
     assert_thread_shows_each_event_once(stack, request_id)
+
+
+def test_a_permanent_slack_error_ends_the_catch_up_with_an_audit_event_and_one_admin_dm(stack: LocalStack) -> None:
+    request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked")
+    stack.slack.fail("chat.update", status=200, error="message_not_found", times=100)
+    click(stack, blocks.REJECT, request_id, APPROVER)
+    stack.wait_status(request_id, "rejected")
+    stack.wait_idle()
+    stack.wait_until(lambda: stack.request(request_id).slack_gave_up == "message_not_found", what="the give-up")
+    updates = len(stack.slack.calls_to("chat.update"))
+    for _ in range(3):
+        sweep_once(stack.services)
+    assert len(stack.slack.calls_to("chat.update")) == updates  # never asked again
+    with stack.services.database.read() as db:
+        gave_up = [e for e in audit.events_for_request(db, request_id) if e.action == "slack.gave_up"]
+    assert len(gave_up) == 1 and '"message_not_found"' in gave_up[0].detail
+    told = [m for m in stack.slack.dms(ADMIN) if request_id in m.text and "for good" in m.text]
+    assert len(told) == 1
+    assert chain_ok(stack)
+
+
+def test_a_transient_slack_error_backs_off_and_the_catch_up_goes_oldest_first(stack: LocalStack) -> None:
+    first = ask_and_get_id(stack, "sandbox sb_1001 customer asked")
+    second = ask_and_get_id(stack, "sandbox sb_1002 customer asked")
+    stack.wait_idle()
+    stack.slack.fail("chat.update", status=500, error="internal_error", times=1000)
+    for request_id in (second, first):
+        click(stack, blocks.REJECT, request_id, APPROVER)
+        stack.wait_status(request_id, "rejected")
+    stack.wait_idle()
+    assert all(stack.request(r).slack_retry_at is not None for r in (first, second))
+    updates = len(stack.slack.calls_to("chat.update"))
+    sweep_once(stack.services)
+    assert len(stack.slack.calls_to("chat.update")) == updates  # both still backing off
+    let_the_back_off_pass(stack)
+    stack.slack.heal()
+    sweep_once(stack.services)
+    shown = [c.args["ts"] for c in stack.slack.calls_to("chat.update")[updates:]]
+    assert shown == [stack.request(first).card_ts, stack.request(second).card_ts]  # oldest first
+    assert stack.request(first).slack_failures == 0 and not stack.request(first).card_dirty

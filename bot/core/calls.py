@@ -1,0 +1,78 @@
+"""Provider calls with a deadline for the whole call, retries included: a provider (or a proxy) that answers a byte
+at a time cannot hold a request past it. Where the calls run (a bounded pool per provider) is the runtime's choice;
+without one they run in the caller's thread, with no deadline."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Protocol, TypeVar
+
+from providers.base import CancelResult, LookupResult, Outcome, SubscriptionProvider
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Runner(Protocol):
+    """Runs a call to the named provider somewhere and hands back its future."""
+
+    def submit(self, provider: str, call: Callable[[], T]) -> Future[T]: ...
+
+
+class InThisThread:
+    """Runs each call at once, in the caller's thread (tests, the command line)."""
+
+    def submit(self, provider: str, call: Callable[[], T]) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(call())
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+def cancel(
+    runner: Runner,
+    provider: SubscriptionProvider,
+    subscription_id: str,
+    *,
+    deadline: float,
+    late: Callable[[CancelResult], object],
+) -> CancelResult:
+    """The provider's answer to a cancel, or `unknown` when none came within `deadline` (it may have acted);
+    an answer that comes later goes to `late`."""
+    future = runner.submit(provider.name, lambda: provider.cancel(subscription_id))
+    try:
+        return _answer(future, deadline=deadline)
+    except FutureTimeout:
+        future.add_done_callback(lambda done: _late(done, late))
+        detail = f"no answer within {deadline:.0f} s: {provider.label} may have acted; read it before anything else"
+        return CancelResult(Outcome.UNKNOWN, detail, None, False, int(deadline * 1000))
+
+
+def lookup(runner: Runner, provider: SubscriptionProvider, subscription_id: str, *, deadline: float) -> LookupResult:
+    """The provider's read of a subscription, or a problem when none came within `deadline`."""
+    future = runner.submit(provider.name, lambda: provider.lookup(subscription_id))
+    try:
+        return _answer(future, deadline=deadline)
+    except FutureTimeout:
+        detail = f"no answer within {deadline:.0f} s"
+        return LookupResult(None, Outcome.PROVIDER_ERROR, detail, None, int(deadline * 1000))
+
+
+def _answer(future: Future[T], *, deadline: float) -> T:
+    return future.result(timeout=deadline)
+
+
+def _late(done: Future[CancelResult], late: Callable[[CancelResult], object]) -> None:
+    try:
+        answer = done.result()
+    except Exception as exc:  # the adapter failed after all: that too is an answer worth keeping
+        answer = CancelResult(Outcome.UNKNOWN, f"internal error: {type(exc).__name__}", None, False, 0)
+    try:
+        late(answer)
+    except Exception:
+        log.exception("could not record a late provider answer")

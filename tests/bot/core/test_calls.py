@@ -1,0 +1,109 @@
+"""A provider call has a deadline for the whole call: a server that trickles its answer cannot hold a cancel."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from bot.core import asking, decisions
+from bot.core.asking import Ask
+from bot.core.context import Core, Policy
+from bot.runtime.bulkheads import ProviderPools
+from providers.onekey import OneKeyProvider
+from providers.registry import Registry, http_client
+from storage import audit, roles
+from storage.database import Database
+from storage.models import Role
+from tests.support.providers import OneKeySubscription, Sleeps
+
+
+class TricklingServer:
+    """Answers GETs at once (through the fake OneKey), but trickles a DELETE's answer a byte a second, for ever."""
+
+    def __init__(self, subscription: OneKeySubscription) -> None:
+        self._subscription = subscription
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        self._stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self._socket.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed by stop()
+                return
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        with connection:
+            request = connection.recv(65536)
+            if request.startswith(b"GET"):
+                body = b'{"id": 219, "status": "ACTIVE", "amount": 10.9}'
+                head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+                connection.sendall(head.encode() + body)
+                return
+            self._subscription.cancelled = True  # the cancel takes effect; its answer never quite arrives
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 1000:
+                if self._stop.wait(1.0):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._socket.close()
+
+
+@pytest.fixture
+def trickling() -> Iterator[TricklingServer]:
+    server = TricklingServer(OneKeySubscription())
+    yield server
+    server.stop()
+
+
+def test_a_trickled_answer_holds_a_cancel_no_longer_than_the_deadline(
+    sqlite_database: Database, trickling: TricklingServer
+) -> None:
+    onekey = OneKeyProvider(
+        client=http_client(2.0), api_key="k", api_signature="s", base_url=trickling.url, sleep=Sleeps()
+    )
+    pools = ProviderPools(threads_each=2)
+    core = Core(
+        database=sqlite_database,
+        registry=Registry({"onekey": onekey}),
+        policy=Policy(provider_deadline=3.0),
+        calls=pools,
+    )
+    with sqlite_database.write() as db:
+        roles.grant(db, user_id="U0ASKER01", role=Role.REQUESTER, actor="cli:test")
+        roles.grant(db, user_id="U0APPROV1", role=Role.APPROVER, actor="cli:test")
+    made = asking.request(core, Ask("U0ASKER01", "onekey", "219", "customer asked", "C0CHANNEL"))
+    assert made.ok and made.request is not None
+    approved = decisions.approve(core, made.request.id, approver="U0APPROV1")
+    assert approved.ok and approved.request is not None
+    started = time.monotonic()
+    settled = decisions.cancel(core, approved.request).request
+    took = time.monotonic() - started
+    assert settled is not None and settled.status == "unknown", settled
+    assert 2.5 < took < 5.0, took  # the deadline, not the trickle (which would go on for 20 minutes)
+    assert "no answer within 3 s" in (settled.outcome_detail or "")
+    trickling.stop()  # the connection ends: the call finally fails, and that late answer is kept
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with sqlite_database.read() as db:
+            actions = [e.action for e in audit.events_for_request(db, made.request.id)]
+        if "provider.answered_late" in actions:
+            break
+        time.sleep(0.1)
+    assert "provider.answered_late" in actions, actions
+    pools.shutdown()
