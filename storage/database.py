@@ -28,7 +28,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Another process's writes take about a millisecond: poll its lock file often, then less often.
 FILE_POLL_MIN_SECONDS = 0.0002
 FILE_POLL_MAX_SECONDS = 0.005
-READ_ONLY = "cancel_sub_read_only"
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -62,16 +61,6 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock at BEGIN, so a read-then-write transaction never fails
-        # half-way with "database is locked"; writers queue on the busy timeout instead. Reads open no
-        # transaction: in WAL mode each statement reads a committed state beside a writer, without the two
-        # extra calls into the driver (BEGIN, COMMIT) that every click would pay several times.
-        # The statement goes to the driver directly: it is fixed text, and this runs once per transaction.
-        if not connection.get_execution_options().get(READ_ONLY):
-            connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -154,7 +143,6 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
-        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._writer: WriterLock | None = None
         if is_sqlite(self.engine):
             path = _sqlite_file(url)
@@ -168,13 +156,21 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """A transaction that may write: on SQLite it queues for the one writer and takes the write lock at once."""
         with self._writing(), self.engine.begin() as connection:
+            if self._writer is not None:
+                # IMMEDIATE takes the write lock at BEGIN, so a read-then-write transaction never fails half-way
+                # with "database is locked". Sent to the driver directly (the driver leaves transactions to us,
+                # see _tune_sqlite): an engine event would make SQLAlchemy dispatch events on every statement.
+                driver = connection.connection.driver_connection
+                assert driver is not None, "a checked-out connection has its driver connection"
+                driver.execute("BEGIN IMMEDIATE")
             yield connection
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """Reads only: on SQLite it never waits for a writer (WAL), and each statement sees what is committed when
-        it runs; on PostgreSQL the block is one transaction."""
-        with self._read_engine.begin() as connection:
+        """Reads only: on SQLite no transaction is opened (in WAL mode each statement reads a committed state beside
+        any writer, without the BEGIN and COMMIT every click would pay several times); on PostgreSQL the block is
+        one transaction."""
+        with self.engine.begin() as connection:
             yield connection
 
     @contextmanager

@@ -270,8 +270,8 @@ _LOCK_THREAD = (
     update(_requests)
     .where(_ID, or_(_c.thread_lock_at.is_(None), _c.thread_lock_at < bindparam("stale_before")))
     .values(thread_lock_at=bindparam("now"))
+    .returning(_c.thread_sequence)
 )
-_THREAD_SEQUENCE = select(_c.thread_sequence).where(_ID)
 _LAST_EVENT = select(func.max(_events.c.sequence)).where(_events.c.request_id == bindparam("request_id"))
 # Decided on the row as it is now, not as the caller last read it: a caller holding an older copy still claims
 # the current status, and nobody claims one already told.
@@ -312,21 +312,15 @@ def mark_card_clean(db: Connection, request_id: str, *, shown_status: str) -> No
     db.execute(_MARK_CLEAN, {"request_id": request_id, "shown_status": shown_status})
 
 
-def lock_thread(db: Connection, request_id: str, *, now: datetime, stale_before: datetime) -> bool:
-    """Become the one worker posting to this request's thread (or take over a lease left by a crash)."""
-    return db.execute(_LOCK_THREAD, {"request_id": request_id, "now": now, "stale_before": stale_before}).rowcount == 1
+def lock_thread(db: Connection, request_id: str, *, now: datetime, stale_before: datetime) -> int | None:
+    """Become the one worker posting to this request's thread (or take over a lease left by a crash): the last
+    event the thread shows, or None when another worker holds it."""
+    shown = db.execute(_LOCK_THREAD, {"request_id": request_id, "now": now, "stale_before": stale_before}).scalar()
+    return None if shown is None else int(shown)
 
 
 def last_event_sequence(db: Connection, request_id: str) -> int:
     return int(db.execute(_LAST_EVENT, {"request_id": request_id}).scalar() or 0)
-
-
-def thread_sequence(db: Connection, request_id: str) -> int:
-    """The last audit event shown in the request's thread."""
-    shown = db.execute(_THREAD_SEQUENCE, {"request_id": request_id}).scalar()
-    if shown is None:
-        raise RequestNotFound(f"no request {request_id}")
-    return int(shown)
 
 
 def thread_posted(db: Connection, request_id: str, *, upto: int, now: datetime | None = None) -> None:

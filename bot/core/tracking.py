@@ -35,17 +35,21 @@ def card_shown(core: Core, request_id: str, *, status: str) -> None:
         requests.mark_card_clean(db, request_id, shown_status=status)
 
 
-def take_thread(core: Core, request: CancellationRequest, *, lease: timedelta) -> tuple[int, list[AuditEvent]] | None:
+def take_thread(
+    core: Core, request: CancellationRequest, *, lease: timedelta, behind: bool = False
+) -> tuple[int, list[AuditEvent]] | None:
     """Become the one worker posting to this request's thread, with the last event shown and the events it
-    lacks; None when nothing is owed or another worker holds the thread (it posts these too)."""
-    with core.database.read() as db:
-        if requests.last_event_sequence(db, request.id) <= request.thread_sequence:
-            return None  # nothing to post: no lease, no write
+    lacks; None when nothing is owed or another worker holds the thread (it posts these too). `behind`: the
+    caller knows events were added since `request` was read (it just made one), so there is no need to look."""
+    if not behind:
+        with core.database.read() as db:
+            if requests.last_event_sequence(db, request.id) <= request.thread_sequence:
+                return None  # nothing to post: no lease, no write
     now = core.clock()
     with core.database.write() as db:
-        if not requests.lock_thread(db, request.id, now=now, stale_before=now - lease):
+        shown = requests.lock_thread(db, request.id, now=now, stale_before=now - lease)
+        if shown is None:
             return None
-        shown = requests.thread_sequence(db, request.id)
         return shown, audit.events_for_request(db, request.id, after=shown)
 
 

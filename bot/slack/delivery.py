@@ -86,7 +86,8 @@ class Delivery:
         if request.card_ts:
             if refresh or request.card_dirty:
                 shown = self._refresh(client, request)
-            shown = self._thread(client, request) and shown
+            # A copy from a transition comes with that transition's audit event: the thread surely lacks it.
+            shown = self._thread(client, request, behind=current is not None) and shown
         return self._tell_requester(client, request) and shown
 
     def _failed(self, client: WebClient, request: CancellationRequest, exc: Exception, *, what: str) -> None:
@@ -121,10 +122,10 @@ class Delivery:
             tracking.card_shown(self._core, request.id, status=request.status)
         return True
 
-    def _thread(self, client: WebClient, request: CancellationRequest) -> bool:
+    def _thread(self, client: WebClient, request: CancellationRequest, *, behind: bool) -> bool:
         """Post the events the thread lacks. One worker at a time holds the thread, so lines appear once and
         in order; it keeps posting until nothing is left, so events added meanwhile are not stranded."""
-        taken = tracking.take_thread(self._core, request, lease=self._thread_lease)
+        taken = tracking.take_thread(self._core, request, lease=self._thread_lease, behind=behind)
         if taken is None:
             return True
         shown, events = taken

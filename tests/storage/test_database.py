@@ -21,7 +21,7 @@ def test_a_datetime_written_reads_back_equal_and_aware(database: Database) -> No
     request_id = make_request(database)
     moment = audit.utcnow()
     with database.write() as db:
-        assert requests.lock_thread(db, request_id, now=moment, stale_before=moment)
+        assert requests.lock_thread(db, request_id, now=moment, stale_before=moment) == 0
     with database.read() as db:
         stored = db.execute(select(_requests.c.thread_lock_at).where(_requests.c.id == request_id)).scalar_one()
         found = requests.find(db, request_id)
@@ -33,10 +33,10 @@ def test_datetimes_compare_as_times_so_only_a_lapsed_lease_is_taken_over(databas
     request_id = make_request(database)
     taken = audit.utcnow()
     with database.write() as db:
-        assert requests.lock_thread(db, request_id, now=taken, stale_before=taken)
+        assert requests.lock_thread(db, request_id, now=taken, stale_before=taken) == 0
     with database.write() as db:
-        assert not requests.lock_thread(db, request_id, now=taken, stale_before=taken - timedelta(microseconds=1))
-        assert requests.lock_thread(db, request_id, now=taken, stale_before=taken + timedelta(microseconds=1))
+        assert requests.lock_thread(db, request_id, now=taken, stale_before=taken - timedelta(microseconds=1)) is None
+        assert requests.lock_thread(db, request_id, now=taken, stale_before=taken + timedelta(microseconds=1)) == 0
 
 
 def test_a_failing_block_rolls_its_statements_back(database: Database) -> None:

@@ -123,10 +123,10 @@ def test_slack_failing_part_way_through_a_backlog_repeats_no_line_and_loses_none
     stack.services.client.retry_handlers.clear()  # no retries: the second message fails outright
     stack.slack.fail("chat.postMessage", status=500, error="internal_error", after=1)
     with stack.services.database.read() as db:
-        shown_before = requests.thread_sequence(db, request_id)
+        shown_before = requests.get(db, request_id).thread_sequence
     stack.services.delivery.sync(stack.services.client, request_id)  # one message posted, then a failure
     with stack.services.database.read() as db:
-        shown_after = requests.thread_sequence(db, request_id)
+        shown_after = requests.get(db, request_id).thread_sequence
         last = audit.events_for_request(db, request_id)[-1].sequence
     assert shown_before < shown_after < last  # what the posted message carries, and nothing more
     let_the_back_off_pass(stack)
