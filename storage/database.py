@@ -143,6 +143,11 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
+        # PostgreSQL reads run in autocommit (a client-side switch): no BEGIN and COMMIT round trips around the
+        # few reads every click makes. SQLite reads open no transaction anyway (see write()).
+        self._read_engine = (
+            self.engine if is_sqlite(self.engine) else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._writer: WriterLock | None = None
         if is_sqlite(self.engine):
             path = _sqlite_file(url)
@@ -167,10 +172,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """Reads only: on SQLite no transaction is opened (in WAL mode each statement reads a committed state beside
-        any writer, without the BEGIN and COMMIT every click would pay several times); on PostgreSQL the block is
-        one transaction."""
-        with self.engine.begin() as connection:
+        """Reads only, each statement seeing what is committed when it runs: no transaction is opened (on SQLite in
+        WAL mode a read never waits for a writer), which spares the BEGIN and COMMIT every click would pay several
+        times."""
+        with self._read_engine.connect() as connection:
             yield connection
 
     @contextmanager

@@ -86,6 +86,8 @@ class CancellationRequest(SQLModel, table=True):
     slack_gave_up: str | None = Field(default=None, max_length=64)
     # The process waiting on this request's cancel (a row of bot_processes while it lives).
     lease_owner: str | None = Field(default=None, max_length=64)
+    # The process posting to the thread under the lease above (taken over at once when that process is dead).
+    thread_lock_owner: str | None = Field(default=None, max_length=64)
 
 
 class AuditEvent(SQLModel, table=True):

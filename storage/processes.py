@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, bindparam, delete, insert, select, update
+from sqlalchemy import BindParameter, Connection, Select, bindparam, delete, insert, select, update
 
 from storage.database import table
 from storage.models import BotProcess
@@ -28,7 +28,7 @@ def leave(db: Connection, process_id: str) -> None:
     db.execute(delete(_processes).where(_processes.c.id == process_id))
 
 
-def alive_since(since: datetime) -> Select[tuple[str]]:
+def alive_since(since: datetime | BindParameter[datetime]) -> Select[tuple[str]]:
     """The ids of processes heard from at or after `since`, as a subquery for other statements."""
     return select(_processes.c.id).where(_processes.c.seen_at >= since)
 

@@ -268,8 +268,15 @@ _THREAD_POSTED = (
 _THREAD_RELEASED = update(_requests).where(_ID).values(thread_sequence=bindparam("upto"), thread_lock_at=None)
 _LOCK_THREAD = (
     update(_requests)
-    .where(_ID, or_(_c.thread_lock_at.is_(None), _c.thread_lock_at < bindparam("stale_before")))
-    .values(thread_lock_at=bindparam("now"))
+    .where(
+        _ID,
+        or_(
+            _c.thread_lock_at.is_(None),
+            _c.thread_lock_at < bindparam("stale_before"),
+            _c.thread_lock_owner.not_in(processes.alive_since(bindparam("dead_before", type_=_c.thread_lock_at.type))),
+        ),
+    )
+    .values(thread_lock_at=bindparam("now"), thread_lock_owner=bindparam("owner"))
     .returning(_c.thread_sequence)
 )
 _LAST_EVENT = select(func.max(_events.c.sequence)).where(_events.c.request_id == bindparam("request_id"))
@@ -312,10 +319,14 @@ def mark_card_clean(db: Connection, request_id: str, *, shown_status: str) -> No
     db.execute(_MARK_CLEAN, {"request_id": request_id, "shown_status": shown_status})
 
 
-def lock_thread(db: Connection, request_id: str, *, now: datetime, stale_before: datetime) -> int | None:
-    """Become the one worker posting to this request's thread (or take over a lease left by a crash): the last
-    event the thread shows, or None when another worker holds it."""
-    shown = db.execute(_LOCK_THREAD, {"request_id": request_id, "now": now, "stale_before": stale_before}).scalar()
+def lock_thread(
+    db: Connection, request_id: str, *, owner: str, now: datetime, stale_before: datetime, dead_before: datetime
+) -> int | None:
+    """Become the one worker posting to this request's thread, taking over a lease that is older than
+    `stale_before` or whose process was last heard from before `dead_before`: the last event the thread shows,
+    or None when another worker holds it."""
+    params = {"request_id": request_id, "owner": owner, "now": now, "stale_before": stale_before}
+    shown = db.execute(_LOCK_THREAD, {**params, "dead_before": dead_before}).scalar()
     return None if shown is None else int(shown)
 
 
@@ -389,12 +400,17 @@ def slack_gave_up(db: Connection, request_id: str, *, error: str) -> bool:
     return db.execute(_SLACK_GAVE_UP, {"request_id": request_id, "error": error[:64]}).rowcount == 1
 
 
-def orphaned(db: Connection, *, dead_before: datetime, limit: int = 100) -> list[CancellationRequest]:
-    """Requests `executing` whose process is dead: not heard from since `dead_before`, or gone. (A request from
-    before processes were recorded has no owner: its attempt's start stands in for a heartbeat.)"""
+def orphaned(
+    db: Connection, *, dead_before: datetime, started_before: datetime, limit: int = 100
+) -> list[CancellationRequest]:
+    """Requests `executing` that nobody waits on: their process has not been heard from since `dead_before` (or is
+    gone), or their attempt started before `started_before`, longer ago than any live process waits on a call (a
+    settle that failed leaves such a request behind). A request from before processes were recorded has no owner:
+    its attempt's start stands in for a heartbeat."""
     ownerless = and_(_c.lease_owner.is_(None), or_(_c.started_at.is_(None), _c.started_at < dead_before))
-    abandoned = and_(_c.lease_owner.is_not(None), _c.lease_owner.not_in(processes.alive_since(dead_before)))
-    query = select(_requests).where(_c.status == S.EXECUTING.value, or_(ownerless, abandoned)).limit(limit)
+    dead = and_(_c.lease_owner.is_not(None), _c.lease_owner.not_in(processes.alive_since(dead_before)))
+    overdue = _c.started_at < started_before
+    query = select(_requests).where(_c.status == S.EXECUTING.value, or_(ownerless, dead, overdue)).limit(limit)
     return load(CancellationRequest, db.execute(query))
 
 

@@ -36,7 +36,7 @@ def card_shown(core: Core, request_id: str, *, status: str) -> None:
 
 
 def take_thread(
-    core: Core, request: CancellationRequest, *, lease: timedelta, behind: bool = False
+    core: Core, request: CancellationRequest, *, lease: timedelta, dead_after: timedelta, behind: bool = False
 ) -> tuple[int, list[AuditEvent]] | None:
     """Become the one worker posting to this request's thread, with the last event shown and the events it
     lacks; None when nothing is owed or another worker holds the thread (it posts these too). `behind`: the
@@ -47,7 +47,9 @@ def take_thread(
                 return None  # nothing to post: no lease, no write
     now = core.clock()
     with core.database.write() as db:
-        shown = requests.lock_thread(db, request.id, now=now, stale_before=now - lease)
+        shown = requests.lock_thread(
+            db, request.id, owner=core.process_id, now=now, stale_before=now - lease, dead_before=now - dead_after
+        )
         if shown is None:
             return None
         return shown, audit.events_for_request(db, request.id, after=shown)

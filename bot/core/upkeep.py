@@ -46,12 +46,17 @@ def recover_orphans(core: Core, *, dead_after: timedelta) -> list[Result]:
     """Settle requests left `executing` by a process that died mid-cancel: read, never cancel.
 
     A request qualifies only when the process waiting on it has not been heard from for `dead_after` (a live one
-    beats every few seconds from a thread nothing else holds), so a cancel still in flight anywhere is left alone.
+    beats every few seconds from a thread nothing else holds), so a cancel still in flight anywhere is left alone;
+    or when its attempt began longer ago than a live process ever waits (its calls have deadlines), which is how
+    a request whose settle failed (the database was away) is still settled.
     Cancelled at the provider: done. Anything else: `unknown`, and an approver verifies. The settle carries the
     attempt, so a late answer of the dead process's call cannot undo it (see decisions._settle).
     """
+    now = core.clock()
+    # A live process waits on a read and a cancel at most (retry reads first), each bounded by the deadline.
+    longest_wait = timedelta(seconds=2 * core.policy.provider_deadline) + dead_after
     with core.database.read() as db:
-        orphans = requests.orphaned(db, dead_before=core.clock() - dead_after)
+        orphans = requests.orphaned(db, dead_before=now - dead_after, started_before=now - longest_wait)
     settled = []
     for request in orphans:
         target, outcome, detail = _recovered(core, request)

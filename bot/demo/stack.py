@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.config import Settings, load_settings
-from bot.core import reads
+from bot.core import reads, upkeep
 from bot.demo.driver import SlackDriver
 from bot.demo.fake_slack import FakeSlack
+from bot.runtime.periodic import Periodic
 from bot.runtime.server import HttpServer, SlackWsgi
 from bot.runtime.services import Services, build_services
 from bot.slack.app import build_app
@@ -36,6 +37,9 @@ class LocalStack:
         self.settings: Settings = load_settings({k.upper(): str(v) for k, v in options.items()}, dotenv_path=None)
         self.services: Services = build_services(self.settings, registry=registry)
         self.server = HttpServer(SlackWsgi(build_app(self.services), self.services.database)).start()
+        # Alive, as a running bot is (no sweep here: tests and the demo run theirs when they mean to).
+        interval = self.settings.heartbeat_seconds
+        self.heartbeat = Periodic("heartbeat", interval, lambda: upkeep.beat(self.services.core)).start()
         self.driver = SlackDriver(
             endpoint=f"{self.server.url}/slack/events",
             signing_secret=self.signing_secret,
@@ -43,6 +47,7 @@ class LocalStack:
         )
 
     def close(self) -> None:
+        self.heartbeat.stop()
         self.driver.close()
         self.server.close()
         self.services.pool.drain(timeout=10)

@@ -36,7 +36,6 @@ def _logging(settings: Settings) -> None:
 
 def _start(settings: Settings) -> tuple[Services, list[Periodic]]:
     services = build_services(settings)
-    upkeep.beat(services.core)  # alive before anything else: what this process approves is its own
     try:
         changed = sweep_once(services)  # before new work: settle what a previous run left behind
         if changed:

@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.config import Settings
+from bot.core import upkeep
 from bot.core.context import Core, Policy
 from bot.runtime.bulkheads import ProviderPools
 from bot.runtime.pool import ListenerPool
@@ -25,6 +26,8 @@ from storage.database import Database
 # The work after an ack (provider calls, cards, threads) may wait a little; the acks may not, so the work threads
 # run at a lower CPU priority (the README's Performance section has the measurements).
 WORK_NICENESS = 10
+# A live worker posting a request's thread holds it this long at most (Slack's rate limits may make it sleep).
+THREAD_LEASE = timedelta(minutes=2)
 
 
 @dataclass
@@ -99,12 +102,15 @@ def build_services(
         ),
         calls=provider_pools,
     )
+    upkeep.beat(core)  # registered before anything it does: the cancels and thread leases it takes are its own
     return Services(
         settings=settings,
         database=database,
         core=core,
         client=web_client(settings),
-        delivery=Delivery(core, thread_lease=timedelta(seconds=settings.recover_after_seconds)),
+        delivery=Delivery(
+            core, thread_lease=THREAD_LEASE, dead_after=timedelta(seconds=settings.recover_after_seconds)
+        ),
         pool=ListenerPool(settings.listener_threads, name="work", niceness=WORK_NICENESS),
         slack_pool=ListenerPool(settings.slack_threads, name="slack", niceness=WORK_NICENESS),
         provider_pools=provider_pools,

@@ -24,15 +24,17 @@ FORGET_PROCESSES_AFTER = timedelta(days=1)
 def sweep_once(services: Services) -> int:
     """One pass; returns how many requests changed state."""
     core, delivery, client = services.core, services.delivery, services.client
-    changed = [r.request.id for r in (*upkeep.expire_due(core), *recover_orphans(services)) if r.request is not None]
-    for request_id in changed:
-        delivery.sync(client, request_id)
+    recovered = recover_orphans(services)  # each shown in Slack as it is settled
+    expired = upkeep.expire_due(core)
+    for result in expired:
+        if result.request is not None:
+            delivery.sync(client, result.request.id)
     catch_up_slack(services, budget=min(CATCH_UP_SECONDS, services.settings.sweep_interval_seconds / 2))
     for grant in admin.expire_grants(core):
         delivery.show_grant(client, grant)
     upkeep.forget_dead_processes(core, silent_for=FORGET_PROCESSES_AFTER)
     check_audit_if_due(services)
-    return len(changed)
+    return len(expired) + len(recovered)
 
 
 def recover_orphans(services: Services) -> list[Result]:

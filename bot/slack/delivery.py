@@ -38,11 +38,12 @@ class Posted:
 
 
 class Delivery:
-    def __init__(self, core: Core, *, thread_lease: timedelta) -> None:
+    def __init__(self, core: Core, *, thread_lease: timedelta, dead_after: timedelta) -> None:
         self._core = core
-        # A worker that died while posting to a thread leaves its lease; after this long another takes over
-        # (the same span after which a crashed process's cancels are settled).
+        # A thread's lease lasts `thread_lease` (long enough to sleep through Slack's rate limits) unless the
+        # process holding it is dead (silent for `dead_after`), when another takes over at once.
         self._thread_lease = thread_lease
+        self._dead_after = dead_after
         # A user's DM channel with the bot never changes; remembering it saves a Web API call per DM.
         self._dm_channels: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -125,7 +126,9 @@ class Delivery:
     def _thread(self, client: WebClient, request: CancellationRequest, *, behind: bool) -> bool:
         """Post the events the thread lacks. One worker at a time holds the thread, so lines appear once and
         in order; it keeps posting until nothing is left, so events added meanwhile are not stranded."""
-        taken = tracking.take_thread(self._core, request, lease=self._thread_lease, behind=behind)
+        taken = tracking.take_thread(
+            self._core, request, lease=self._thread_lease, dead_after=self._dead_after, behind=behind
+        )
         if taken is None:
             return True
         shown, events = taken

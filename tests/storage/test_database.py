@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from storage import audit, requests, roles
+from storage import audit, processes, requests, roles
 from storage.database import Database, table
 from storage.models import CancellationRequest, Role
 from tests.storage.test_state_machine import make_request
@@ -21,7 +21,9 @@ def test_a_datetime_written_reads_back_equal_and_aware(database: Database) -> No
     request_id = make_request(database)
     moment = audit.utcnow()
     with database.write() as db:
-        assert requests.lock_thread(db, request_id, now=moment, stale_before=moment) == 0
+        assert (
+            requests.lock_thread(db, request_id, owner="p1", now=moment, stale_before=moment, dead_before=moment) == 0
+        )
     with database.read() as db:
         stored = db.execute(select(_requests.c.thread_lock_at).where(_requests.c.id == request_id)).scalar_one()
         found = requests.find(db, request_id)
@@ -32,11 +34,54 @@ def test_a_datetime_written_reads_back_equal_and_aware(database: Database) -> No
 def test_datetimes_compare_as_times_so_only_a_lapsed_lease_is_taken_over(database: Database) -> None:
     request_id = make_request(database)
     taken = audit.utcnow()
+    tick = timedelta(microseconds=1)
+
+    def lock(stale_before: datetime) -> int | None:
+        return requests.lock_thread(
+            db, request_id, owner="p1", now=taken, stale_before=stale_before, dead_before=taken - timedelta(days=1)
+        )
+
     with database.write() as db:
-        assert requests.lock_thread(db, request_id, now=taken, stale_before=taken) == 0
+        processes.register(db, process_id="p1", host="h", pid=1, now=taken)
+        assert lock(taken) == 0
     with database.write() as db:
-        assert requests.lock_thread(db, request_id, now=taken, stale_before=taken - timedelta(microseconds=1)) is None
-        assert requests.lock_thread(db, request_id, now=taken, stale_before=taken + timedelta(microseconds=1)) == 0
+        assert lock(taken - tick) is None
+        assert lock(taken + tick) == 0
+
+
+def test_a_thread_lease_of_a_dead_process_is_taken_over_at_once(database: Database) -> None:
+    request_id = make_request(database)
+    now = audit.utcnow()
+    with database.write() as db:
+        processes.register(db, process_id="alive", host="h", pid=1, now=now)
+        processes.register(db, process_id="dead", host="h", pid=2, now=now - timedelta(minutes=5))
+        assert (
+            requests.lock_thread(
+                db, request_id, owner="dead", now=now, stale_before=now - timedelta(hours=1), dead_before=now
+            )
+            == 0
+        )
+    with database.write() as db:  # the lease is fresh, but its process has been silent for a minute: taken over
+        taken = requests.lock_thread(
+            db,
+            request_id,
+            owner="alive",
+            now=now,
+            stale_before=now - timedelta(hours=1),
+            dead_before=now - timedelta(minutes=1),
+        )
+        assert taken == 0
+        assert (
+            requests.lock_thread(
+                db,
+                request_id,
+                owner="dead",
+                now=now,
+                stale_before=now - timedelta(hours=1),
+                dead_before=now - timedelta(minutes=1),
+            )
+            is None
+        )  # a live holder keeps it
 
 
 def test_a_failing_block_rolls_its_statements_back(database: Database) -> None:

@@ -37,6 +37,8 @@ def upgrade() -> None:
         table.add_column(sa.Column("slack_gave_up", sa.String(64), nullable=True))
         # The process whose cancel is in flight (see bot_processes); none for requests from before this version.
         table.add_column(sa.Column("lease_owner", sa.String(64), nullable=True))
+        # The process posting the card's thread (its lease is taken over at once when that process is dead).
+        table.add_column(sa.Column("thread_lock_owner", sa.String(64), nullable=True))
     op.create_table(
         "bot_processes",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -59,5 +61,5 @@ def downgrade() -> None:
     op.drop_index("one_open_request_per_subscription", table_name="cancellation_requests")
     op.drop_table("bot_processes")
     with op.batch_alter_table("cancellation_requests") as table:
-        for column in ("lease_owner", "slack_gave_up", "slack_retry_at", "slack_failures"):
+        for column in ("thread_lock_owner", "lease_owner", "slack_gave_up", "slack_retry_at", "slack_failures"):
             table.drop_column(column)

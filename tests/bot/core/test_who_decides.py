@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from bot.core import access, admin, asking, decisions
+from bot.core import access, admin, asking, decisions, upkeep
 from bot.core.asking import Ask
 from bot.core.context import Core
 from bot.core.results import Refusal
@@ -150,3 +152,24 @@ def test_an_admin_revoked_before_confirming_a_grant_does_not_confirm_it(
     assert change.refusal is admin.RoleRefusal.NOT_ADMIN
     with core.database.read() as db:
         assert Role.APPROVER not in roles.roles_of(db, "U0NEWBIE1")
+
+
+def test_a_cancel_nobody_can_still_be_waiting_on_is_recovered_even_when_its_process_lives(
+    core: Core, provider: Counting
+) -> None:
+    """A settle that failed (the database was away) leaves a request `executing` under a live process: once the
+    attempt is older than any call may last, recovery reads and settles it; a younger one is left alone."""
+    request_id = ask(core).request.id
+    approved = decisions.approve(core, request_id, approver=APPROVER)
+    assert approved.ok
+    upkeep.beat(core)  # the owner is alive and well
+    dead_after = timedelta(seconds=20)
+    assert upkeep.recover_orphans(core, dead_after=dead_after) == []
+    with core.database.write() as db:
+        db.execute(
+            text("UPDATE cancellation_requests SET started_at = :long_ago"),
+            {"long_ago": audit.utcnow() - timedelta(hours=1)},
+        )
+    settled = upkeep.recover_orphans(core, dead_after=dead_after)
+    assert [r.request.status for r in settled if r.request] == ["unknown"]  # read: still active, so Verify
+    assert provider.cancels == []  # recovery never cancels
