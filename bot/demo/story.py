@@ -26,6 +26,7 @@ NAMES = {
     JORDAN: "Jordan (approver)",
     MORGAN: "Morgan (admin)",
     RILEY: "Riley (no role)",
+    CHANNEL: "billing-ops",
     "UBOT": "cancel-sub",
 }
 FINAL = {s.value for s in RequestStatus if s not in (RequestStatus.PENDING, RequestStatus.EXECUTING)}

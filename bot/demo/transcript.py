@@ -9,6 +9,7 @@ from typing import Any
 
 _DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
+_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
 _EMOJI = {
     ":white_check_mark:": "✅",
     ":x:": "❌",
@@ -24,6 +25,7 @@ _EMOJI = {
 def plain(text: str, names: Mapping[str, str]) -> str:
     text = _DATE.sub(lambda m: m.group(1), text)
     text = _MENTION.sub(lambda m: "@" + names.get(m.group(1), m.group(1)), text)
+    text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or names.get(m.group(1), m.group(1))), text)
     for code, symbol in _EMOJI.items():
         text = text.replace(code, symbol)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
