@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.config import Settings, SettingsError, load_settings
 from bot.core.since import parse_since
 from storage import audit, migrate, roles
@@ -81,6 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except StorageError as exc:
         print(f"cancel-sub: {exc}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        # One line, never a traceback: the database is unreachable, refuses us, or is not what the URL says.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        print(f"cancel-sub: the database could not be used ({type(exc).__name__}): {reason}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"cancel-sub: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 1
 
 

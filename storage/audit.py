@@ -203,6 +203,21 @@ def events_for_subscription(
     return load(AuditEvent, db.execute(query.order_by(_events.c.sequence).limit(limit)))
 
 
+def count_for_subscription(db: Connection, subscription_id: str, *, since: datetime | None = None) -> int:
+    request_ids = select(_requests.c.id).where(_requests.c.subscription_id == subscription_id)
+    query = select(func.count()).where(_events.c.request_id.in_(request_ids))
+    if since is not None:
+        query = query.where(_events.c.time >= since)
+    return int(db.execute(query).scalar_one())
+
+
+def count_by_actor(db: Connection, actor: str, *, since: datetime | None = None) -> int:
+    query = select(func.count()).where(_events.c.actor == actor)
+    if since is not None:
+        query = query.where(_events.c.time >= since)
+    return int(db.execute(query).scalar_one())
+
+
 def events_by_actor(db: Connection, actor: str, *, since: datetime | None = None, limit: int = 200) -> list[AuditEvent]:
     query = select(_events).where(_events.c.actor == actor)
     if since is not None:

@@ -429,6 +429,18 @@ def count_since(db: Connection, *, requester: str, since: datetime) -> int:
     return int(db.execute(_COUNT_SINCE, {"requester": requester, "since": since}).scalar_one())
 
 
-def pending_for(db: Connection, *, limit: int = 20) -> list[CancellationRequest]:
-    query = select(_requests).where(_c.status == S.PENDING.value).order_by(_c.created_at).limit(limit)
-    return load(CancellationRequest, db.execute(query))
+def pending_for(
+    db: Connection, *, limit: int = 20, excluding_requester: str | None = None
+) -> list[CancellationRequest]:
+    """The oldest pending requests (those of `excluding_requester` left out: nobody decides their own)."""
+    query = select(_requests).where(_c.status == S.PENDING.value)
+    if excluding_requester is not None:
+        query = query.where(_c.requester != excluding_requester)
+    return load(CancellationRequest, db.execute(query.order_by(_c.created_at).limit(limit)))
+
+
+def count_pending(db: Connection, *, excluding_requester: str | None = None) -> int:
+    query = select(func.count()).where(_c.status == S.PENDING.value)
+    if excluding_requester is not None:
+        query = query.where(_c.requester != excluding_requester)
+    return int(db.execute(query).scalar_one())

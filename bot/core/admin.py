@@ -157,9 +157,12 @@ class AuditSubject(StrEnum):
 
 @dataclass(frozen=True)
 class AuditLookup:
+    """The latest events for a subject (at most a page of them) and how many there are in all."""
+
     subject: AuditSubject
     key: str
     events: list[AuditEvent]
+    total: int
 
 
 def audit_lookup(
@@ -170,13 +173,19 @@ def audit_lookup(
         if request_id is not None and requests.looks_like_request_id(request_id):
             key = request_id.upper()
             events = [e for e in audit.events_for_request(db, key) if since is None or e.time >= since]
-            return AuditLookup(AuditSubject.REQUEST, key, events)
+            return AuditLookup(AuditSubject.REQUEST, key, events, len(events))
         if user_id is not None:
-            return AuditLookup(AuditSubject.USER, user_id, audit.events_by_actor(db, user_id, since=since))
+            return AuditLookup(
+                AuditSubject.USER,
+                user_id,
+                audit.events_by_actor(db, user_id, since=since),
+                audit.count_by_actor(db, user_id, since=since),
+            )
         return AuditLookup(
             AuditSubject.SUBSCRIPTION,
             subscription_id,
             audit.events_for_subscription(db, subscription_id, since=since),
+            audit.count_for_subscription(db, subscription_id, since=since),
         )
 
 

@@ -30,6 +30,7 @@ class Home:
 
     is_approver: bool
     decidable: list[CancellationRequest]
+    waiting: int  # how many pending requests this user may decide, in all (`decidable` holds the first few)
     mine: list[CancellationRequest]
     roles: list[RoleAssignment] | None
     check: AuditCheck | None
@@ -40,16 +41,16 @@ def home(core: Core, user: str) -> Home:
         held = roles.roles_of(db, user)
         is_approver = any(role.includes(Role.APPROVER) for role in held)
         is_admin = Role.ADMIN in held
-        decidable = []
+        decidable: list[CancellationRequest] = []
+        waiting = 0
         if is_approver:
-            decidable = [
-                r
-                for r in requests.pending_for(db, limit=HOME_LIMIT * 2)
-                if r.requester != user or core.policy.allow_self_approval
-            ]
+            others_only = None if core.policy.allow_self_approval else user
+            decidable = requests.pending_for(db, limit=HOME_LIMIT, excluding_requester=others_only)
+            waiting = requests.count_pending(db, excluding_requester=others_only)
         return Home(
             is_approver=is_approver,
             decidable=decidable,
+            waiting=waiting,
             mine=requests.recent_by_requester(db, user, limit=HOME_LIMIT),
             roles=roles.list_all(db) if is_admin else None,
             check=audit.latest_check(db) if is_admin else None,

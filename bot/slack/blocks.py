@@ -219,7 +219,7 @@ def home_view(home: Home) -> dict[str, Any]:
     """The App Home: what an approver may decide, the user's own requests, and for admins roles and the chain."""
     parts: list[Block] = [HeaderBlock(text="cancel-sub")]
     if home.is_approver:
-        parts.append(SectionBlock(text=MarkdownTextObject(text=f"*Waiting for a decision* ({len(home.decidable)})")))
+        parts.append(SectionBlock(text=MarkdownTextObject(text=f"*Waiting for a decision* ({home.waiting})")))
         if not home.decidable:
             parts.append(ContextBlock(elements=[MarkdownTextObject(text=messages.NOTHING_TO_DECIDE)]))
         for request in home.decidable[:HOME_LIMIT]:
@@ -245,6 +245,9 @@ def home_view(home: Home) -> dict[str, Any]:
                     ],
                 )
             )
+        if home.waiting > len(home.decidable[:HOME_LIMIT]):
+            more = home.waiting - len(home.decidable[:HOME_LIMIT])
+            parts.append(ContextBlock(elements=[MarkdownTextObject(text=messages.more_waiting(more))]))
     parts.append(DividerBlock())
     parts.append(SectionBlock(text=MarkdownTextObject(text="*Your recent requests*")))
     if not home.mine:
@@ -264,7 +267,8 @@ def home_view(home: Home) -> dict[str, Any]:
     if home.roles is not None:
         parts.append(DividerBlock())
         lines = [f"• {messages.mention(a.user_id)} {a.role}" for a in home.roles] or ["No roles yet."]
-        parts.append(SectionBlock(text=MarkdownTextObject(text=_clip("*Roles*\n" + "\n".join(lines), SECTION_LIMIT))))
+        roles = messages.fitted("*Roles*", lines, limit=SECTION_LIMIT, more=f"`{messages.COMMAND} roles`")
+        parts.append(SectionBlock(text=MarkdownTextObject(text=roles)))
         check = home.check
         verdict = (
             messages.CHAIN_NOT_CHECKED

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bot.slack import text
 
 REASON_MIN, REASON_MAX = 3, 500
 MAX_TEXT = 4000
+# Control characters no reason needs, and NUL, which PostgreSQL cannot store in text: refused at the door.
+UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ def parse(typed: str) -> Command:
         return Help()
     if len(typed) > MAX_TEXT:
         return Invalid(text.too_long(len(typed), MAX_TEXT))
+    if UNSTORABLE.search(typed):
+        return Invalid(text.UNSTORABLE_TEXT)
     words = typed.split(None, 2)
     first = words[0].lower()
     if first in USAGE:

@@ -207,6 +207,7 @@ def usage(enabled: str) -> str:
 # -- command line usage errors -------------------------------------------------------------------------------
 
 SINCE_NEEDS_VALUE = "`--since` needs a value, e.g. `--since 7d` or `--since 2026-11-01`."
+UNSTORABLE_TEXT = "The text holds control characters (such as NUL) that cannot be stored; type it again without them."
 
 
 def too_long(length: int, limit: int) -> str:
@@ -316,13 +317,28 @@ def name_with_mention(word: str) -> str:
     return f":warning: Name the person with a mention, e.g. `{COMMAND} {word} @alex approver`."
 
 
-def roles_list(assignments: list[RoleAssignment]) -> str:
+def roles_list(assignments: list[RoleAssignment], *, limit: int = 3900) -> str:
+    """Every role, as many as one message holds; a cut list says how many more there are and where they are."""
     if not assignments:
         return "No roles yet."
     lines = [
         f"• <@{a.user_id}> {a.role} (granted by {mention(a.granted_by)} {when(a.granted_at)})" for a in assignments
     ]
-    return "*Roles*\n" + "\n".join(lines)
+    return fitted(f"*Roles* ({len(lines)})", lines, limit=limit, more="`cancel-sub roles list` on the server")
+
+
+def fitted(head: str, lines: list[str], *, limit: int, more: str) -> str:
+    """`head` and as many whole `lines` as fit in `limit` characters, then how many were left out and where."""
+    kept: list[str] = []
+    size = len(head)
+    for number, line in enumerate(lines):
+        left = len(lines) - number
+        tail = f"\n… and {left} more: {more}" if left else ""
+        if size + 1 + len(line) + len(tail) > limit:
+            return "\n".join([head, *kept]) + tail
+        kept.append(line)
+        size += 1 + len(line)
+    return "\n".join([head, *kept])
 
 
 def role_change(change: RoleChange) -> str:
@@ -412,8 +428,8 @@ def audit_summary(found: AuditLookup, since: datetime | None) -> str:
     if not events:
         return f"No audit events for {label}" + (f" since {when(since)}." if since else ".")
     shown = events[-SUMMARY_LINES:]
-    head = f"*Audit for {label}*: {len(events)} events" + (f" since {when(since)}" if since else "")
-    if len(events) > len(shown):
+    head = f"*Audit for {label}*: {found.total} events" + (f" since {when(since)}" if since else "")
+    if found.total > len(shown):
         head += f" (the last {len(shown)} shown; `{COMMAND} export` has them all)"
     return head + "\n" + "\n".join(audit_line(e) for e in shown)
 
@@ -442,6 +458,12 @@ VERIFY_DIALOG = (
     "Verify",
 )
 NOTHING_TO_DECIDE = "Nothing to decide right now."
+
+
+def more_waiting(count: int) -> str:
+    return f"… and {count} more waiting, newer than these: their cards are in the channels they were asked in."
+
+
 NO_REQUESTS_YET = "You have not asked for any cancellation yet."
 CHAIN_NOT_CHECKED = "The audit chain has not been checked yet; the bot checks it periodically."
 

@@ -113,3 +113,20 @@ def test_running_without_tokens_says_which_are_missing(tmp_path: Path, command: 
     assert result.returncode == 2
     assert "SLACK_BOT_TOKEN is required" in result.stderr and needs in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (("roles", "list"), {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}, "could not be used"),
+        (("audit", "verify"), {"DATABASE_URL": "sqlite:////no/such/folder/x.db"}, "could not be used"),
+        (("audit", "export", "--output", "missing/folder/audit.csv"), None, "No such file or directory"),
+        (("serve", "--port", "99999"), None, "99999 is not a port"),
+    ],
+)
+def test_failures_are_one_line_and_a_non_zero_exit(
+    tmp_path: Path, args: tuple[str, ...], env: dict[str, str] | None, says: str
+) -> None:
+    done = cli(tmp_path, *args, env=env)
+    assert done.returncode != 0 and says in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 3  # argparse adds its usage

@@ -17,7 +17,7 @@ from bot.slack import blocks
 from storage import audit, roles
 from storage.models import Role
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, APPROVER_2, CHANNEL, STRANGER
-from tests.bot.slack.test_scenarios import ask, ask_and_get_id, click, ephemeral_to
+from tests.bot.slack.test_scenarios import ask, ask_and_get_id, click, ephemeral_to, request_count
 
 ADMIN_2, NEWBIE = "U0ADMIN02", "U0NEWBIE1"
 
@@ -266,3 +266,29 @@ def test_a_requester_over_the_limit_is_refused_before_any_lookup(make_stack: Any
     ask(stack, "sandbox sb_1002 customer asked")
     ephemeral_to(stack, AGENT, "Limit reached: 1 requests in 24 hours")
     stack.wait_until(lambda: any("requests limit" in m.text for m in stack.slack.dms(ADMIN)), what="the admin DM")
+
+
+# -- counts and long lists ------------------------------------------------------------------------------------------
+
+
+def test_counts_are_exact_and_a_cut_list_says_how_much_more_there_is(stack: LocalStack) -> None:
+    with stack.services.database.write() as db:
+        for n in range(230):  # more events than one look-up loads
+            audit.append(db, actor=APPROVER, action="note", detail={"n": n})
+        for n in range(203):  # more roles than one message holds
+            roles.grant(db, user_id=f"U0MANY{n:04d}", role=Role.REQUESTER, actor="cli:test")
+    by_user = ask(stack, f"audit <@{APPROVER}>", user=ADMIN).text
+    assert "230 events" in by_user and "the last 25 shown" in by_user
+    listed = ask(stack, "roles", user=ADMIN).text
+    total = 203 + 4  # and the four roles every test starts with
+    shown = listed.count("\n• ")
+    assert f"*Roles* ({total})" in listed and shown < total and f"and {total - shown} more" in listed
+    assert len(listed) <= 3900
+
+
+def test_the_app_home_counts_every_request_waiting(stack: LocalStack) -> None:
+    for n in range(25):
+        ask(stack, f"sandbox sb_many_{n} customer asked")
+    stack.wait_until(lambda: request_count(stack) == 25, what="the requests")
+    home = json.dumps(open_home(stack, APPROVER))
+    assert "Waiting for a decision* (25)" in home and "and 15 more waiting" in home

@@ -50,6 +50,8 @@ def test_admin_commands(text: str, command: object) -> None:
         ("grant", "Usage"),
         ("audit", "Usage"),
         ("export --since", "`--since` needs a value"),
+        ("kajabi 2150820 customer\x00asked", "cannot be stored"),
+        ("kajabi 2150820 customer\x1basked", "cannot be stored"),
     ],
 )
 def test_errors_say_what_is_wrong(text: str, says: str) -> None:
