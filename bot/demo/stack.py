@@ -36,7 +36,9 @@ class LocalStack:
         # Only these values (and the defaults): nothing from this machine's environment or .env.
         self.settings: Settings = load_settings({k.upper(): str(v) for k, v in options.items()}, dotenv_path=None)
         self.services: Services = build_services(self.settings, registry=registry)
-        self.server = HttpServer(SlackWsgi(build_app(self.services), self.services.database)).start()
+        self.server = HttpServer(
+            SlackWsgi(build_app(self.services), self.services.database, signing_secret=self.signing_secret)
+        ).start()
         # Alive, as a running bot is (no sweep here: tests and the demo run theirs when they mean to).
         interval = self.settings.heartbeat_seconds
         self.heartbeat = Periodic("heartbeat", interval, lambda: upkeep.beat(self.services.core)).start()

@@ -105,7 +105,11 @@ def serve_http(settings: Settings, *, host: str, port: int) -> int:
     _logging(settings)
     services, background = _start(settings)
     server = HttpServer(
-        SlackWsgi(build_app(services), services.database),
+        SlackWsgi(
+            build_app(services),
+            services.database,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+        ),
         host=host,
         port=port,
         threads=settings.listener_threads,

@@ -17,9 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 from waitress.server import create_server
 
 from bot.slack import guards
@@ -34,11 +36,14 @@ Environ = dict[str, Any]
 
 
 class SlackWsgi:
-    """The WSGI app: Slack's endpoint behind a body guard, the health check, and a gate for stopping."""
+    """The WSGI app: Slack's endpoint behind a signature check and a body guard, the health check, and a gate for
+    stopping. The signature is checked first, on the raw bytes: nothing unsigned is parsed, and what is refused is
+    logged in one short line, never with its body."""
 
-    def __init__(self, app: App, database: Database) -> None:
+    def __init__(self, app: App, database: Database, *, signing_secret: str) -> None:
         self._slack = SlackRequestHandler(app, path=EVENTS_PATH)
         self._database = database
+        self._verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self._stopping = threading.Event()
         self._open = 0
         self._lock = threading.Condition()
@@ -58,8 +63,13 @@ class SlackWsgi:
         if path == EVENTS_PATH and method == "POST":
             if self._stopping.is_set():
                 return _json(start_response, 503, {"ok": False, "error": "stopping"})
+            body = environ["wsgi.input"].read(_content_length(environ))
+            if not self._signed(environ, body):
+                log.warning("refused a request without a valid Slack signature (%d bytes)", len(body))
+                return _json(start_response, 401, {"ok": False, "error": "invalid signature"})
+            if _is_ssl_check(body, environ.get("CONTENT_TYPE", "")):
+                return _json(start_response, 200, {"ok": True})
             # Bolt parses the body before any middleware runs and fails on shapes Slack never sends.
-            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
             if not guards.parseable(body, environ.get("CONTENT_TYPE", "")):
                 log.warning("refused a request whose body is not shaped like Slack's")
                 return _json(start_response, 400, {"ok": False, "error": "malformed body"})
@@ -69,6 +79,19 @@ class SlackWsgi:
             healthy = not self._stopping.is_set() and self._database.ping()
             return _json(start_response, 200 if healthy else 503, {"ok": healthy, "database": healthy})
         return _json(start_response, 404, {"ok": False, "error": "not found"})
+
+    def _signed(self, environ: Environ, body: bytes) -> bool:
+        """Slack's HMAC over the raw body, within five minutes; any malformed header is simply not signed."""
+        if self._verifier is None:
+            return True  # no secret configured: only the tests' in-process app runs so
+        timestamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""))[:20]
+        signature = str(environ.get("HTTP_X_SLACK_SIGNATURE", ""))[:100]
+        if not timestamp.isdigit() or not signature:
+            return False
+        try:
+            return self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return False
 
     def _closed(self) -> None:
         with self._lock:
@@ -102,9 +125,23 @@ class _OnClose:
             self._on_close()
 
 
+def _content_length(environ: Environ) -> int:
+    try:
+        return max(0, int(environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def _is_ssl_check(body: bytes, content_type: str) -> bool:
+    """Slack's certificate check: a signed form POST with ssl_check=1, to be answered 200 and nothing else."""
+    if content_type.startswith("application/json"):
+        return False
+    return parse_qs(body.decode("utf-8", "replace")).get("ssl_check") == ["1"]
+
+
 def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
     payload = json.dumps(body).encode()
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 503: "Service Unavailable"}[status]
+    reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 503: "Service Unavailable"}[status]
     start_response(f"{status} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
     return [payload]
 

@@ -27,7 +27,7 @@ def parseable(body: bytes, content_type: str) -> bool:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
         if "payload" in fields:
             return _shaped(json.loads(fields["payload"][0]))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
         return False
     command = fields.get("command", [""])[0]
     return command.startswith("/") and not any(name in fields for name in (*OBJECT_FIELDS, *LIST_FIELDS))
