@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 1024 * 1024
+# Idle or slow connections cost waitress no thread (it reads each request whole before a thread sees it), but each
+# holds a place: allow many places, and close a connection silent for this long, so a few hundred idle or
+# trickling clients cannot keep Slack out. A buffering reverse proxy in front is still the first defence.
+CONNECTION_LIMIT = 2000
+IDLE_SECONDS = 15
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 
@@ -160,6 +165,9 @@ class HttpServer:
             ident="cancel-sub",
             # Slack's payloads are a few kilobytes; anything near this is not Slack (answered 413).
             max_request_body_size=MAX_BODY_BYTES,
+            connection_limit=CONNECTION_LIMIT,
+            channel_timeout=IDLE_SECONDS,
+            cleanup_interval=IDLE_SECONDS / 3,
         )
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()

@@ -61,3 +61,19 @@ def test_a_refused_request_is_one_short_log_line_without_its_body(
     lines = [r.getMessage() for r in caplog.records if r.name.startswith(("bot", "slack_bolt"))]
     assert len(lines) == 5 and all("without a valid Slack signature" in line for line in lines), lines
     assert not any("FORGED" in line or "AAAA" in line for line in lines)
+
+
+def test_hundreds_of_idle_connections_do_not_keep_slack_out(stack: LocalStack) -> None:
+    import socket
+
+    port = stack.server.port
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(300)]
+    try:
+        for sock in idle[::2]:
+            sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n")  # half a request, then silence
+        started = time.monotonic()
+        answer = stack.driver.command("help", user="U0AGENT01", channel="C0CHANNEL")
+        assert answer.status_code == 200 and time.monotonic() - started < 2
+    finally:
+        for sock in idle:
+            sock.close()
