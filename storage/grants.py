@@ -33,9 +33,20 @@ class GrantDecision:
     grant: RoleGrant
 
 
+REVOKE = "revoke"
+
+
 def propose(
-    db: Connection, *, user_id: str, role: Role, requested_by: str, channel: str, expires_at: datetime
+    db: Connection,
+    *,
+    user_id: str,
+    role: Role,
+    requested_by: str,
+    channel: str,
+    expires_at: datetime,
+    change: str = "grant",
 ) -> RoleGrant:
+    """A change that waits for a second admin: giving `role`, or (`change="revoke"`) taking it away."""
     roles.validate_user_id(user_id)
     grant = RoleGrant(
         id=PREFIX + "".join(secrets.choice(_ALPHABET) for _ in range(8)),
@@ -46,13 +57,14 @@ def propose(
         status=G.PENDING,
         created_at=audit.utcnow(),
         expires_at=expires_at,
+        change=change,
     )
     db.execute(insert(_grants).values(grant.model_dump()))
     audit.append(
         db,
         actor=requested_by,
         action="role.grant_proposed",
-        detail={"grant_id": grant.id, "user_id": user_id, "role": role.value},
+        detail={"grant_id": grant.id, "user_id": user_id, "role": role.value, "change": change},
     )
     return grant
 
@@ -95,9 +107,11 @@ def decide(
             db,
             actor=actor,
             action=f"role.grant_{target.value}",
-            detail={"grant_id": grant.id, "user_id": grant.user_id, "role": grant.role},
+            detail={"grant_id": grant.id, "user_id": grant.user_id, "role": grant.role, "change": grant.change},
         )
-        if target is G.CONFIRMED:
+        if target is G.CONFIRMED and grant.change == REVOKE:
+            roles.revoke(db, user_id=grant.user_id, role=Role(grant.role), actor=actor)  # the last admin stays
+        elif target is G.CONFIRMED:
             roles.grant(db, user_id=grant.user_id, role=Role(grant.role), actor=actor)
     return GrantDecision(won, grant)
 

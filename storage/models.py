@@ -121,7 +121,8 @@ class GrantStatus(StrEnum):
 
 
 class RoleGrant(SQLModel, table=True):
-    """A grant of approver or admin, waiting for a second admin (two-person rule for roles)."""
+    """A grant of approver or admin, or the removal of another admin, waiting for a second admin (two-person rule
+    for roles)."""
 
     __tablename__ = "role_grants"
 
@@ -136,6 +137,7 @@ class RoleGrant(SQLModel, table=True):
     expires_at: datetime
     decided_by: str | None = Field(default=None, max_length=32)
     decided_at: datetime | None = None
+    change: str = Field(default="grant", max_length=8)  # grant | revoke
 
 
 class Notice(SQLModel, table=True):

@@ -89,11 +89,30 @@ def grant(core: Core, *, actor: str, user_id: str, role_name: str, channel: str)
     return RoleChange(Change.PROPOSED, actor, user_id, role, grant=proposed)
 
 
-def revoke(core: Core, *, actor: str, user_id: str, role_name: str) -> RoleChange:
+def _propose_removal(core: Core, *, actor: str, user_id: str, channel: str) -> RoleChange:
+    """Taking the admin role from another admin waits for a second admin: nobody can remove the others alone."""
+    with core.database.write() as db:
+        if Role.ADMIN not in roles.roles_of(db, user_id):
+            return RoleChange(Change.UNCHANGED, actor, user_id, Role.ADMIN, revoking=True)
+        proposed = grants.propose(
+            db,
+            user_id=user_id,
+            role=Role.ADMIN,
+            requested_by=actor,
+            channel=channel,
+            expires_at=core.clock() + core.policy.request_ttl,
+            change=grants.REVOKE,
+        )
+    return RoleChange(Change.PROPOSED, actor, user_id, Role.ADMIN, grant=proposed, revoking=True)
+
+
+def revoke(core: Core, *, actor: str, user_id: str, role_name: str, channel: str) -> RoleChange:
     if not access.has_role(core, actor, Role.ADMIN):
         return _refused(actor, RoleRefusal.NOT_ADMIN)
     try:
         role = roles.parse_role(role_name)
+        if role is Role.ADMIN and user_id != actor:
+            return _propose_removal(core, actor=actor, user_id=user_id, channel=channel)
         with core.database.write() as db:
             changed = roles.revoke(db, user_id=user_id, role=role, actor=actor)
     except RoleError as exc:
@@ -124,8 +143,11 @@ def decide_grant(core: Core, grant_id: str, *, actor: str, confirm: bool) -> Rol
         )
         return _refused(actor, RoleRefusal.SELF_CONFIRMATION, grant=proposal)
     target = GrantStatus.CONFIRMED if confirm else GrantStatus.DECLINED
-    with core.database.write() as db:
-        decision = grants.decide(db, proposal.id, target=target, actor=actor, now=core.clock())
+    try:
+        with core.database.write() as db:
+            decision = grants.decide(db, proposal.id, target=target, actor=actor, now=core.clock())
+    except RoleError as exc:  # confirming a removal that would leave no admin: nothing changed
+        return _refused(actor, RoleRefusal.LAST_ADMIN, grant=proposal, detail=str(exc))
     decided = decision.grant
     if not decision.won:
         if not access.has_role(core, actor, Role.ADMIN):  # revoked since the check above: the update said no
@@ -135,7 +157,8 @@ def decide_grant(core: Core, grant_id: str, *, actor: str, confirm: bool) -> Rol
             decided = grants.get(db, proposal.id) or decided
         return _refused(actor, RoleRefusal.TOO_LATE, grant=decided)
     change = Change.CONFIRMED if confirm else Change.DECLINED
-    return RoleChange(change, actor, decided.user_id, Role(decided.role), grant=decided)
+    removal = decided.change == grants.REVOKE
+    return RoleChange(change, actor, decided.user_id, Role(decided.role), grant=decided, revoking=removal)
 
 
 def expire_grants(core: Core) -> list[RoleGrant]:

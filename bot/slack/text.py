@@ -349,10 +349,16 @@ def role_change(change: RoleChange) -> str:
             return f"{actor} granted the {role} role to {who}."
         case Change.REVOKED:
             return f"{actor} revoked the {role} role from {who}."
+        case Change.PROPOSED if change.revoking:
+            return f"{actor} proposes taking the {role} role from {who}; another admin must confirm."
         case Change.PROPOSED:
             return f"{actor} proposes the {role} role for {who}; another admin must confirm."
+        case Change.CONFIRMED if change.revoking:
+            return f"{actor} confirmed: {who} no longer has the {role} role."
         case Change.CONFIRMED:
             return f"{actor} confirmed: {who} now has the {role} role."
+        case Change.DECLINED if change.revoking:
+            return f"{actor} declined taking the {role} role from {who}."
         case Change.DECLINED:
             return f"{actor} declined the {role} role for {who}."
         case Change.UNCHANGED:
@@ -397,17 +403,19 @@ def grant_state(grant: RoleGrant) -> str:
 
 def grant_summary(grant: RoleGrant) -> str:
     who, by = mention(grant.user_id), mention(grant.requested_by)
+    if grant.change == "revoke":
+        return f"*Role change:* take the *{grant.role}* role from {who}, proposed by {by}."
     return f"*Role change:* the *{grant.role}* role for {who}, proposed by {by}."
 
 
 def grant_plain(grant: RoleGrant) -> str:
-    return (
-        f"Role change: {grant.role} for {mention(grant.user_id)}, proposed by {mention(grant.requested_by)} "
-        f"({grant.status})"
-    )
+    what = f"take {grant.role} from" if grant.change == "revoke" else f"{grant.role} for"
+    return f"Role change: {what} {mention(grant.user_id)}, proposed by {mention(grant.requested_by)} ({grant.status})"
 
 
 def grant_confirm_dialog(grant: RoleGrant) -> tuple[str, str]:
+    if grant.change == "revoke":
+        return f"Take {grant.role} rights?", f"{mention(grant.user_id)} will no longer be able to act as {grant.role}."
     return f"Give {grant.role} rights?", f"{mention(grant.user_id)} will be able to act as {grant.role}."
 
 

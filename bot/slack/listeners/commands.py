@@ -168,7 +168,7 @@ def change_role(
     if grant:
         change = admin.grant(services.core, actor=user, user_id=member, role_name=role_name, channel=channel)
     else:
-        change = admin.revoke(services.core, actor=user, user_id=member, role_name=role_name)
+        change = admin.revoke(services.core, actor=user, user_id=member, role_name=role_name, channel=channel)
     ack(text=text.role_change(change))
     if change.change in (Change.REFUSED, Change.UNCHANGED):
         return

@@ -1,5 +1,6 @@
 """Faults: at most one open request per provider and subscription (a unique partial index); Slack catch-up that
-backs off and gives up on permanent errors; in-flight cancels owned by a live process."""
+backs off and gives up on permanent errors; in-flight cancels owned by a live process; proposals to take the admin
+role away."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def upgrade() -> None:
         table.add_column(sa.Column("lease_owner", sa.String(64), nullable=True))
         # The process posting the card's thread (its lease is taken over at once when that process is dead).
         table.add_column(sa.Column("thread_lock_owner", sa.String(64), nullable=True))
+    with op.batch_alter_table("role_grants") as table:
+        # A proposal may also take the admin role away (from another admin): a second admin confirms that too.
+        table.add_column(sa.Column("change", sa.String(8), nullable=False, server_default="grant"))
     op.create_table(
         "bot_processes",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -60,6 +64,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("one_open_request_per_subscription", table_name="cancellation_requests")
     op.drop_table("bot_processes")
+    with op.batch_alter_table("role_grants") as table:
+        table.drop_column("change")
     with op.batch_alter_table("cancellation_requests") as table:
         for column in ("thread_lock_owner", "lease_owner", "slack_gave_up", "slack_retry_at", "slack_failures"):
             table.drop_column(column)

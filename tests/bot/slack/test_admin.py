@@ -119,6 +119,23 @@ def test_revoking_is_immediate_but_the_last_admin_stays(stack: LocalStack) -> No
     assert Role.ADMIN in roles_of(stack, ADMIN)
 
 
+def test_taking_the_admin_role_from_another_admin_needs_a_second_admin(stack: LocalStack) -> None:
+    second_admin(stack)
+    with stack.services.database.write() as db:
+        roles.grant(db, user_id=NEWBIE, role=Role.ADMIN, actor="cli:test")  # a third admin, the one to remove
+    proposed = ask(stack, f"revoke <@{NEWBIE}> admin", user=ADMIN).text
+    assert "proposes taking the admin role" in proposed and "another admin must confirm" in proposed
+    assert Role.ADMIN in roles_of(stack, NEWBIE)  # nothing changed yet: one admin cannot remove another alone
+    grant_id, card = grant_card(stack)
+    assert "take the *admin* role from" in json.dumps(card.blocks)
+    click(stack, blocks.GRANT_CONFIRM, grant_id, ADMIN)
+    ephemeral_to(stack, ADMIN, "another admin has to confirm it")
+    assert Role.ADMIN in roles_of(stack, NEWBIE)
+    click(stack, blocks.GRANT_CONFIRM, grant_id, ADMIN_2)
+    stack.wait_until(lambda: Role.ADMIN not in roles_of(stack, NEWBIE), what="the confirmed removal")
+    assert "role.revoked" in actions_of(stack, ADMIN_2)
+
+
 def test_a_requester_revoked_here_is_refused_at_the_next_ack(stack: LocalStack) -> None:
     ask_and_get_id(stack, "sandbox sb_1001 customer asked")  # the ack of this one remembers AGENT's yes
     assert "revoked the requester role" in ask(stack, f"revoke <@{AGENT}> requester", user=ADMIN).text
