@@ -95,10 +95,16 @@ def parse(typed: str) -> Command:
         return Invalid(text.missing_id_and_reason(words[0]))
     if len(words) == 2:
         return Invalid(text.reason_required(REASON_MIN, REASON_MAX))
-    reason = " ".join(words[2].split())
+    reason = unescape(" ".join(words[2].split()))
     if not REASON_MIN <= len(reason) <= REASON_MAX:
         return Invalid(text.reason_length(REASON_MIN, REASON_MAX, len(reason)))
     return AskCommand(provider=first, subscription_id=words[1], reason=reason)
+
+
+def unescape(typed: str) -> str:
+    """Slack sends a command's `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;`: the text as the person typed it, to
+    be stored as such and escaped exactly once wherever it is shown (bot.slack.text.escape)."""
+    return typed.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _parse_admin(word: str, args: list[str]) -> Command:

@@ -57,3 +57,8 @@ def test_admin_commands(text: str, command: object) -> None:
 def test_errors_say_what_is_wrong(text: str, says: str) -> None:
     parsed = parse(text)
     assert isinstance(parsed, Invalid) and says in parsed.error
+
+
+def test_a_reason_is_kept_as_typed_not_as_slack_escaped_it() -> None:
+    parsed = parse("kajabi 2150820 AT&amp;T says &lt;b&gt;stop&lt;/b&gt; &amp;amp; more")
+    assert isinstance(parsed, AskCommand) and parsed.reason == "AT&T says <b>stop</b> &amp; more"

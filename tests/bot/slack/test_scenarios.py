@@ -460,3 +460,15 @@ def test_a_late_update_of_an_earlier_step_neither_hides_nor_repeats_anything(sta
     assert events == sorted(events, key=lambda line: int(line[2:].split("`")[0])), events
     told = [m.text for m in stack.slack.dms(AGENT) if request_id in m.text]
     assert len(told) == 1 and "cancelled" in told[0].lower(), told
+
+
+def test_text_slack_sent_escaped_is_escaped_exactly_once_wherever_it_is_shown(stack: LocalStack) -> None:
+    """Slack sends `AT&T <b>` typed in a command as `AT&amp;T &lt;b&gt;`: stored as typed, shown escaped once."""
+    request_id = ask_and_get_id(stack, "sandbox sb_1001 AT&amp;T wants &lt;b&gt;out&lt;/b&gt;")
+    assert stack.request(request_id).reason == "AT&T wants <b>out</b>"
+    stack.wait_idle()
+    shown = card_of(stack, request_id)
+    everything = shown["json"] + "\n".join(shown["thread"])
+    assert "AT&amp;T wants &lt;b&gt;out&lt;/b&gt;" in shown["json"]
+    assert "AT&amp;T wants &lt;b&gt;out&lt;/b&gt;" in "\n".join(shown["thread"])
+    assert "&amp;amp;" not in everything and "&amp;lt;" not in everything and "<b>" not in everything
