@@ -151,6 +151,17 @@ class Notice(SQLModel, table=True):
     sent_at: datetime
 
 
+class RefusalTally(SQLModel, table=True):
+    """How many times a user was refused one kind of thing in one minute (see storage.refusals)."""
+
+    __tablename__ = "refusal_tallies"
+
+    subject: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=64)
+    window: str = Field(primary_key=True, max_length=16)
+    count: int
+
+
 class BotProcess(SQLModel, table=True):
     """A running bot process: its heartbeat (`seen_at`) says it is alive, so its in-flight cancels are its own."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.context import Core
 from bot.core.results import Refusal, Refused, Result
-from storage import audit, requests, roles
+from storage import audit, refusals, requests, roles
 from storage.models import CancellationRequest, Role
 
 
@@ -31,14 +31,7 @@ def forget_requester(core: Core, user_id: str) -> None:
 
 def record_denied(core: Core, user_id: str, *, needed: Role, attempted: str, request_id: str | None = None) -> Result:
     """Someone without the role tried something: the audit log keeps it, and the answer is a refusal."""
-    with core.database.write() as db:
-        audit.append(
-            db,
-            actor=user_id,
-            action="access.denied",
-            request_id=request_id,
-            detail={"needed": needed.value, "attempted": attempted},
-        )
+    audit_refusal(core, request_id, user_id, "access.denied", {"needed": needed.value, "attempted": attempted})
     return Result(ok=False, refusal=Refusal.NO_ROLE, needed=needed)
 
 
@@ -56,6 +49,14 @@ def load_for(core: Core, request_id: str, *, user: str, needed: Role | None, att
         record_denied(core, user, needed=needed, attempted=attempted, request_id=request.id)
         raise Refused(Result(ok=False, request=request, refusal=Refusal.NO_ROLE, needed=needed))
     return request
+
+
+def audit_refusal(core: Core, request_id: str | None, actor: str, action: str, detail: dict[str, object]) -> None:
+    """A refusal, audited at a bounded rate: the first of its kind for this user in a minute is an event at once;
+    the repeats are counted and summed up in one event once the minute is over (upkeep.summarize_refusals)."""
+    with core.database.write() as db:
+        if refusals.tally(db, subject=actor, kind=action, window=refusals.minute(core.clock())) == 1:
+            audit.append(db, actor=actor, action=action, request_id=request_id, detail=detail)
 
 
 def audit_event(core: Core, request_id: str | None, actor: str, action: str, detail: dict[str, object]) -> None:

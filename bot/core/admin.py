@@ -138,7 +138,7 @@ def decide_grant(core: Core, grant_id: str, *, actor: str, confirm: bool) -> Rol
     if not access.has_role(core, actor, Role.ADMIN):
         return _refused(actor, RoleRefusal.NOT_ADMIN, grant=proposal)
     if confirm and actor == proposal.requested_by:
-        access.audit_event(
+        access.audit_refusal(
             core, None, actor, "role.grant_refused", {"grant_id": proposal.id, "why": "self_confirmation"}
         )
         return _refused(actor, RoleRefusal.SELF_CONFIRMATION, grant=proposal)

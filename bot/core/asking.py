@@ -101,7 +101,7 @@ def _check_daily_limit(core: Core, requester: str) -> None:
     with core.database.read() as db:
         made = requests.count_since(db, requester=requester, since=core.clock() - timedelta(days=1))
     if made >= limit:
-        access.audit_event(core, None, requester, "limit.requests", {"limit": limit, "window": "24h"})
+        access.audit_refusal(core, None, requester, "limit.requests", {"limit": limit, "window": "24h"})
         raise Refused(Result(ok=False, refusal=Refusal.OVER_LIMIT, limit=limit))
 
 
@@ -118,7 +118,7 @@ def _lookup(core: Core, ask: Ask) -> tuple[str, str, LookupResult]:
     found = core.read(provider, subscription_id)
     refusal = _lookup_refusal(found)
     if refusal is not None:
-        access.audit_event(
+        access.audit_refusal(
             core,
             None,
             ask.requester,

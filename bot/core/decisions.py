@@ -34,7 +34,7 @@ def approve(core: Core, request_id: str, *, approver: str) -> Result:
     hourly limit. The caller then runs `cancel`."""
     request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="approve")
     if approver == request.requester and not core.policy.allow_self_approval:
-        access.audit_event(core, request.id, approver, "approval.refused", {"why": "self_approval"})
+        access.audit_refusal(core, request.id, approver, "approval.refused", {"why": "self_approval"})
         return Result(ok=False, request=request, refusal=Refusal.SELF_APPROVAL)
     _refuse_if_expired(core, request)
     now = core.clock()
@@ -42,7 +42,7 @@ def approve(core: Core, request_id: str, *, approver: str) -> Result:
     with core.database.read() as db:
         given = audit.count_actions(db, actor=approver, action="request.approved", since=now - timedelta(hours=1))
     if given >= limit:
-        access.audit_event(core, request.id, approver, "limit.approvals", {"limit": limit, "window": "1h"})
+        access.audit_refusal(core, request.id, approver, "limit.approvals", {"limit": limit, "window": "1h"})
         return Result(ok=False, request=request, refusal=Refusal.OVER_LIMIT, limit=limit)
     return transitions.decide(
         core,

@@ -12,7 +12,7 @@ from bot.core import transitions
 from bot.core.context import Core
 from bot.core.results import SYSTEM_ACTOR, Result
 from providers.base import Outcome, SubscriptionStatus
-from storage import audit, processes, requests
+from storage import audit, processes, refusals, requests
 from storage.models import CancellationRequest, RequestStatus
 from storage.requests import Transition
 
@@ -79,6 +79,21 @@ def recover_orphans(core: Core, *, dead_after: timedelta) -> list[Result]:
         if result.ok:
             settled.append(result)
     return settled
+
+
+def summarize_refusals(core: Core) -> int:
+    """For each user and kind of refusal repeated within a minute now past, one event with how many repeats the
+    first one's event stood for; returns how many such events were written."""
+    current = refusals.minute(core.clock())
+    written = 0
+    with core.database.write() as db:
+        for subject, kind, window, count in refusals.closed(db, before=current):
+            if count > 1:
+                detail = {"kind": kind, "minute": window, "repeats": count - 1}
+                audit.append(db, actor=subject, action="refusals.repeated", detail=detail)
+                written += 1
+        refusals.forget(db, before=current)
+    return written
 
 
 def beat(core: Core) -> None:

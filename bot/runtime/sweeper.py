@@ -33,6 +33,7 @@ def sweep_once(services: Services) -> int:
     for grant in admin.expire_grants(core):
         delivery.show_grant(client, grant)
     upkeep.forget_dead_processes(core, silent_for=FORGET_PROCESSES_AFTER)
+    upkeep.summarize_refusals(core)
     check_audit_if_due(services)
     return len(expired) + len(recovered)
 

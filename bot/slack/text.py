@@ -168,6 +168,7 @@ ACTION_WORDS = {
     "approval.refused": "was refused approval",
     "access.denied": "was refused (no role)",
     "limit.approvals": "was refused (approval limit reached)",
+    "refusals.repeated": "was refused again, more times (counted, not each written)",
 }
 
 

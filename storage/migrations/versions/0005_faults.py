@@ -1,6 +1,6 @@
 """Faults: at most one open request per provider and subscription (a unique partial index); Slack catch-up that
 backs off and gives up on permanent errors; in-flight cancels owned by a live process; proposals to take the admin
-role away."""
+role away; refusals counted per user, kind and minute."""
 
 from __future__ import annotations
 
@@ -44,6 +44,13 @@ def upgrade() -> None:
         # A proposal may also take the admin role away (from another admin): a second admin confirms that too.
         table.add_column(sa.Column("change", sa.String(8), nullable=False, server_default="grant"))
     op.create_table(
+        "refusal_tallies",
+        sa.Column("subject", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(64), primary_key=True),
+        sa.Column("window", sa.String(16), primary_key=True),
+        sa.Column("count", sa.Integer(), nullable=False),
+    )
+    op.create_table(
         "bot_processes",
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("host", sa.String(255), nullable=False),
@@ -64,6 +71,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("one_open_request_per_subscription", table_name="cancellation_requests")
     op.drop_table("bot_processes")
+    op.drop_table("refusal_tallies")
     with op.batch_alter_table("role_grants") as table:
         table.drop_column("change")
     with op.batch_alter_table("cancellation_requests") as table:

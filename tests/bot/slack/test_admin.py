@@ -63,7 +63,8 @@ def test_admins_list_roles_and_others_are_refused_with_one_admin_dm_an_hour(stac
     ask(stack, "roles", user=STRANGER)
     stack.wait_until(lambda: len(stack.slack.dms(ADMIN)) >= 1, what="the admin DM")
     assert len(stack.slack.dms(ADMIN)) == 1 and STRANGER in stack.slack.dms(ADMIN)[0].text
-    assert actions_of(stack, STRANGER).count("access.denied") == 3
+    # Three refusals in a minute: one event now, and the repeats summed up once the minute is over.
+    assert actions_of(stack, STRANGER).count("access.denied") == 1
 
 
 def test_granting_requester_is_immediate_and_announced(stack: LocalStack) -> None:
@@ -309,3 +310,21 @@ def test_the_app_home_counts_every_request_waiting(stack: LocalStack) -> None:
     stack.wait_until(lambda: request_count(stack) == 25, what="the requests")
     home = json.dumps(open_home(stack, APPROVER))
     assert "Waiting for a decision* (25)" in home and "and 15 more waiting" in home
+
+
+def test_refusals_are_audited_at_a_bounded_rate_with_a_count(stack: LocalStack) -> None:
+    for _ in range(40):
+        ask(stack, "roles", user=STRANGER)
+    assert actions_of(stack, STRANGER).count("access.denied") == 1
+    with stack.services.database.write() as db:  # the minute is over
+        db.execute(text("UPDATE refusal_tallies SET window = '200001010000'"))
+    sweep_once(stack.services)
+    with stack.services.database.read() as db:
+        repeated = [e for e in audit.events_by_actor(db, STRANGER) if e.action == "refusals.repeated"]
+    assert (
+        len(repeated) == 1 and '"repeats":39' in repeated[0].detail and '"kind":"access.denied"' in repeated[0].detail
+    )
+    sweep_once(stack.services)  # summed up once
+    with stack.services.database.read() as db:
+        assert [e.action for e in audit.events_by_actor(db, STRANGER)].count("refusals.repeated") == 1
+        assert audit.verify(db).ok
