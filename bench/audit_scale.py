@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from bench.measure import summary_ms
-from storage import audit, migrate
+from storage import audit, chain, migrate
 from storage.database import Database
 from storage.models import AuditEvent, AuditHead, CancellationRequest
 
@@ -23,7 +23,7 @@ ACTIONS = ("request.created", "request.approved", "provider.answered", "request.
 def fill(database: Database, *, events: int, per_request: int = 4, batch: int = 20_000) -> None:
     """Write a valid chain of `events` events over events/per_request requests, in bulk."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    previous, sequence = audit.GENESIS_HASH, 0
+    previous, sequence = chain.GENESIS_HASH, 0
     requests_total = events // per_request
     with database.engine.begin() as connection:
         for first in range(0, requests_total, batch):
@@ -54,10 +54,10 @@ def fill(database: Database, *, events: int, per_request: int = 4, batch: int = 
             request_id = f"CR-{n // per_request:08d}"
             action = ACTIONS[n % per_request]
             detail = audit.canonical_json({"n": n, "outcome": "cancelled"} if n % per_request == 2 else {"n": n})
-            digest = audit.event_hash(
+            digest = chain.event_hash(
                 previous_hash=previous,
                 sequence=sequence,
-                time=moment,
+                time=chain.format_time(moment),
                 request_id=request_id,
                 actor="U0BENCH002",
                 action=action,
@@ -83,7 +83,7 @@ def fill(database: Database, *, events: int, per_request: int = 4, batch: int = 
             connection.execute(insert(AuditEvent), buffer)
         connection.execute(
             AuditHead.__table__.update()
-            .where(AuditHead.__table__.c.id == audit.HEAD_ID)  # type: ignore[attr-defined]
+            .where(AuditHead.__table__.c.id == chain.HEAD_ID)  # type: ignore[attr-defined]
             .values(sequence=sequence, hash=previous)
         )
 
@@ -98,7 +98,7 @@ def run(workdir: Path, *, events: int = 1_000_000, lookups: int = 1000) -> dict[
 
     started = time.perf_counter()
     with database.write() as db:
-        report = audit.verify(db)
+        report = chain.verify(db)
     verify_s = time.perf_counter() - started
     assert report.ok and report.events == events, report.describe()
 

@@ -13,11 +13,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.core.since import parse_since
-from storage import audit, migrate, roles
+from storage import audit, chain, migrate, roles
 from storage.database import Database
 from storage.errors import RoleError, StorageError
 
 EXIT_USAGE = 2
+
+
+class SlackUnreadable(Exception):
+    """The anchors asked for could not be read: the verification cannot be trusted without them."""
 
 
 def cli_actor() -> str:
@@ -58,11 +62,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_cmd = commands.add_parser("audit", help="verify or export the audit log")
     audit_sub = audit_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
-    audit_sub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad event")
+    verify = audit_sub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad event")
+    verify.add_argument(
+        "--anchors",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an anchors file written by `audit export --anchors` (repeatable): each tip must still be in the chain",
+    )
+    verify.add_argument(
+        "--anchors-from-slack",
+        action="store_true",
+        help="also compare with every tip the bot posted to AUDIT_CHANNEL (needs SLACK_BOT_TOKEN)",
+    )
     export = audit_sub.add_parser("export", help="write the audit log as CSV or JSON lines")
     export.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     export.add_argument("--since", help="a date (2026-11-01) or a span (7d, 12h)")
     export.add_argument("--output", help="file to write (default: standard output)")
+    export.add_argument(
+        "--anchors", metavar="FILE", help="also add the chain's tip to this anchors file; keep it off this server"
+    )
 
     db_cmd = commands.add_parser("db", help="database maintenance")
     db_sub = db_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -81,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RoleError, ValueError) as exc:
         print(f"cancel-sub: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except StorageError as exc:
+    except (StorageError, SlackUnreadable) as exc:
         print(f"cancel-sub: {exc}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
@@ -137,7 +156,7 @@ def _roles(args: argparse.Namespace, settings: Settings) -> int:
             if not assignments:
                 print("no roles yet: start with `cancel-sub roles grant <USER_ID> admin`")
             for a in assignments:
-                print(f"{a.user_id:<14} {a.role:<10} granted by {a.granted_by} at {audit.format_time(a.granted_at)}")
+                print(f"{a.user_id:<14} {a.role:<10} granted by {a.granted_by} at {chain.format_time(a.granted_at)}")
             return 0
         if args.action == "grant":
             changed = roles.grant(db, user_id=user_id, role=role, actor=cli_actor())
@@ -149,13 +168,12 @@ def _roles(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "verify":
+        return _audit_verify(args, settings)
     database = open_database(settings)
+    since = parse_since(args.since) if args.since else None
     with database.read() as db:
-        if args.action == "verify":
-            report = audit.verify(db)
-            print(report.describe(), file=sys.stdout if report.ok else sys.stderr)
-            return 0 if report.ok else 1
-        since = parse_since(args.since) if args.since else None
+        tip = chain.current_tip(db)  # before the events: every exported chain holds it
         if args.output:
             with Path(args.output).open("w", encoding="utf-8", newline="") as out:
                 count = audit.export(db, out, fmt=args.format, since=since)
@@ -163,4 +181,40 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         else:
             out_stream: TextIO = sys.stdout
             audit.export(db, out_stream, fmt=args.format, since=since)
-        return 0
+    if args.anchors and tip is not None:
+        with Path(args.anchors).open("a", encoding="utf-8") as anchors_file:
+            anchors_file.write(chain.anchor_line(tip, at=audit.utcnow()))
+        print(f"anchored event {tip.sequence} in {args.anchors}", file=sys.stderr)
+    return 0
+
+
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole chain, against the tips of earlier checks and any kept outside the database."""
+    outside: list[chain.Anchor] = []
+    for name in args.anchors:
+        with Path(name).open(encoding="utf-8") as anchors_file:
+            outside += chain.parse_anchors(anchors_file, name=name)
+    if args.anchors_from_slack:
+        outside += _tips_from_slack(settings)
+    database = open_database(settings)
+    with database.read() as db:
+        report = chain.verify(db, anchors=[*chain.recorded_anchors(db), *outside])
+    print(report.describe(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _tips_from_slack(settings: Settings) -> list[chain.Anchor]:
+    if not settings.audit_channel or not settings.slack_bot_token.get_secret_value():
+        raise ValueError("--anchors-from-slack needs AUDIT_CHANNEL and SLACK_BOT_TOKEN")
+    from slack_sdk import WebClient
+
+    from bot.slack import anchors
+    from bot.slack.errors import SLACK_OR_ANSWER_FAILURES, slack_error
+
+    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+    try:
+        tips = anchors.read_tips(client, settings.audit_channel)
+    except SLACK_OR_ANSWER_FAILURES as exc:
+        raise SlackUnreadable(f"the audit channel could not be read from Slack: {slack_error(exc)}") from None
+    print(f"read {len(tips)} tips from Slack", file=sys.stderr)
+    return tips

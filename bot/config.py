@@ -4,6 +4,7 @@ secrets hidden. Every problem is reported at once (exit code 2 on the command li
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -69,6 +70,15 @@ class Settings(BaseSettings):
     max_requests_per_user_per_day: Count = 50
     max_approvals_per_user_per_hour: Count = 30
     audit_check_minutes: Minutes = 60
+    audit_channel: str = ""  # a channel id: each checked tip of the audit chain is posted there
+
+    @field_validator("audit_channel")
+    @classmethod
+    def _channel_id(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"[CG][A-Z0-9]{8,}", value):
+            raise ValueError("must be a channel id such as C0123456789 (not a #name)")
+        return value
 
     @field_validator("slack_api_url", "kajabi_base_url", "onekey_base_url")
     @classmethod

@@ -1,23 +1,19 @@
-"""The append-only, hash-chained audit log: append, verify, query and export."""
+"""The append-only, hash-chained audit log: append, query and export (storage.chain proves it whole)."""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from storage import chain
 from storage.database import load, table
-from storage.models import AuditCheck, AuditEvent, AuditHead, CancellationRequest
-
-GENESIS_HASH = "0" * 64
-HEAD_ID = 1
+from storage.models import AuditEvent, AuditHead, CancellationRequest
 
 
 def utcnow() -> datetime:
@@ -25,49 +21,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def format_time(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def event_hash(
-    *,
-    previous_hash: str,
-    sequence: int,
-    time: datetime,
-    request_id: str | None,
-    actor: str,
-    action: str,
-    detail: str,
-) -> str:
-    """sha256(previous hash + canonical JSON of the event): every field a reader sees is covered."""
-    body = canonical_json(
-        {
-            "sequence": sequence,
-            "time": format_time(time),
-            "request_id": request_id,
-            "actor": actor,
-            "action": action,
-            "detail": json.loads(detail),
-        }
-    )
-    return hashlib.sha256((previous_hash + body).encode("utf-8")).hexdigest()
-
-
 _events = table(AuditEvent)
 _head = table(AuditHead)
-_checks = table(AuditCheck)
 _requests = table(CancellationRequest)
 
-_READ_HEAD = select(_head.c.sequence, _head.c.hash).where(_head.c.id == HEAD_ID)
+_READ_HEAD = select(_head.c.sequence, _head.c.hash).where(_head.c.id == chain.HEAD_ID)
 # SQLite has no row locks (and needs none: it has one writer at a time); elsewhere the tip row is the lock.
 _LOCK_HEAD = _READ_HEAD.with_for_update()
-_MOVE_HEAD = update(_head).where(_head.c.id == HEAD_ID)
+_MOVE_HEAD = update(_head).where(_head.c.id == chain.HEAD_ID)
 _INSERT_EVENT = insert(_events)
 _EVENTS_OF_REQUEST = (
     select(_events)
@@ -102,10 +67,10 @@ def append(
         "detail": detail_text,
         "previous_hash": tip_hash,
     }
-    row["hash"] = event_hash(
+    row["hash"] = chain.event_hash(
         previous_hash=tip_hash,
         sequence=row["sequence"],
-        time=row["time"],
+        time=chain.format_time(row["time"]),
         request_id=request_id,
         actor=actor,
         action=action,
@@ -114,62 +79,6 @@ def append(
     db.execute(_INSERT_EVENT, row)
     db.execute(_MOVE_HEAD, {"sequence": row["sequence"], "hash": row["hash"]})
     return AuditEvent(**row)
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    ok: bool
-    events: int
-    first_bad_sequence: int | None = None
-    problem: str | None = None
-
-    def describe(self) -> str:
-        if self.ok:
-            return f"audit chain intact: {self.events} events"
-        return f"audit chain broken at event {self.first_bad_sequence}: {self.problem}"
-
-
-def verify(db: Connection, *, batch_size: int = 5000) -> VerifyReport:
-    """Walk the chain in order; name the first event whose sequence, link or hash does not match."""
-    expected_previous = GENESIS_HASH
-    expected_sequence = 1
-    count = 0
-    for event in _iter_events(db, batch_size=batch_size):
-        if event.sequence != expected_sequence:
-            return VerifyReport(
-                False,
-                count,
-                expected_sequence,
-                f"event {expected_sequence} is missing (found {event.sequence})",
-            )
-        if event.previous_hash != expected_previous:
-            return VerifyReport(False, count, event.sequence, "its previous hash does not match the event before")
-        try:
-            actual = event_hash(
-                previous_hash=event.previous_hash,
-                sequence=event.sequence,
-                time=event.time,
-                request_id=event.request_id,
-                actor=event.actor,
-                action=event.action,
-                detail=event.detail,
-            )
-        except ValueError:
-            return VerifyReport(False, count, event.sequence, "its detail is not valid JSON (edited)")
-        if actual != event.hash:
-            return VerifyReport(False, count, event.sequence, "its content does not match its hash (edited)")
-        expected_previous = event.hash
-        expected_sequence += 1
-        count += 1
-    head = db.execute(_READ_HEAD).one_or_none()
-    if head is not None and (head.sequence != count or head.hash != expected_previous):
-        return VerifyReport(
-            False,
-            count,
-            count + 1 if head.sequence > count else head.sequence,
-            f"the chain ends at event {count} but the recorded tip is event {head.sequence} (events deleted)",
-        )
-    return VerifyReport(True, count)
 
 
 def _iter_events(db: Connection, *, batch_size: int, since: datetime | None = None) -> Iterator[Any]:
@@ -231,7 +140,7 @@ EXPORT_FIELDS = ("sequence", "time", "request_id", "actor", "action", "detail", 
 def export_row(event: Any) -> dict[str, Any]:
     return {
         "sequence": event.sequence,
-        "time": format_time(event.time),
+        "time": chain.format_time(event.time),
         "request_id": event.request_id or "",
         "actor": event.actor,
         "action": event.action,
@@ -275,14 +184,3 @@ def export_csv_text(db: Connection, *, since: datetime | None = None) -> str:
 def count_actions(db: Connection, *, actor: str, action: str, since: datetime) -> int:
     """How many `action` events `actor` made since `since` (a velocity limit asks this before each decision)."""
     return int(db.execute(_COUNT_ACTIONS, {"actor": actor, "action": action, "since": since}).scalar_one())
-
-
-def record_check(db: Connection, report: VerifyReport) -> None:
-    db.execute(
-        insert(_checks).values(checked_at=utcnow(), ok=report.ok, events=report.events, description=report.describe())
-    )
-
-
-def latest_check(db: Connection) -> AuditCheck | None:
-    found = load(AuditCheck, db.execute(select(_checks).order_by(_checks.c.id.desc()).limit(1)))
-    return found[0] if found else None

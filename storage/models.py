@@ -175,7 +175,8 @@ class BotProcess(SQLModel, table=True):
 
 
 class AuditCheck(SQLModel, table=True):
-    """The result of a full `audit verify`, kept so the App Home can show it without walking the chain."""
+    """The result of a walk of the chain, kept so the App Home can show it without walking, and its tip when whole:
+    later walks require that tip to still be in the chain and start from it."""
 
     __tablename__ = "audit_checks"
 
@@ -184,6 +185,8 @@ class AuditCheck(SQLModel, table=True):
     ok: bool
     events: int
     description: str
+    tip_sequence: int | None = None
+    tip_hash: str | None = Field(default=None, max_length=64)
 
 
 # Rows are loaded with pydantic's model_construct (storage.database.load), which skips the constructor that would

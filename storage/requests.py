@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Update, and_, bindparam, exists, func, insert, or_, select, update
 
-from storage import audit, processes
+from storage import audit, chain, processes
 from storage.database import load, table
 from storage.errors import IllegalTransition, RequestNotFound
 from storage.models import AuditEvent, CancellationRequest, RequestStatus, Role, RoleAssignment
@@ -174,7 +174,7 @@ def create(
             "subscription_id": subscription_id,
             "reason": reason,
             "channel": channel,
-            "expires_at": audit.format_time(expires_at),
+            "expires_at": chain.format_time(expires_at),
             **(audit_detail or {}),
         },
     )

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from bot.core import access
 from bot.core.context import Core
-from storage import audit, grants, requests, roles
+from storage import audit, chain, grants, requests, roles
 from storage.errors import RoleError
 from storage.models import AuditEvent, GrantStatus, Role, RoleAssignment, RoleGrant
 
@@ -221,5 +221,5 @@ def export_csv(core: Core, *, since: datetime | None) -> tuple[str, int]:
 
 def record_export(core: Core, *, actor: str, events: int, since: datetime | None) -> None:
     access.audit_event(
-        core, None, actor, "audit.exported", {"events": events, "since": audit.format_time(since) if since else None}
+        core, None, actor, "audit.exported", {"events": events, "since": chain.format_time(since) if since else None}
     )

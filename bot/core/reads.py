@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.context import Core
-from storage import audit, requests, roles
+from storage import audit, chain, requests, roles
 from storage.models import AuditCheck, AuditEvent, CancellationRequest, Role, RoleAssignment
 
 HOME_LIMIT = 10
@@ -53,5 +53,5 @@ def home(core: Core, user: str) -> Home:
             waiting=waiting,
             mine=requests.recent_by_requester(db, user, limit=HOME_LIMIT),
             roles=roles.list_all(db) if is_admin else None,
-            check=audit.latest_check(db) if is_admin else None,
+            check=chain.latest_check(db) if is_admin else None,
         )

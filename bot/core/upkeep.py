@@ -12,7 +12,7 @@ from bot.core import transitions
 from bot.core.context import Core
 from bot.core.results import SYSTEM_ACTOR, Result
 from providers.base import Outcome, SubscriptionStatus
-from storage import audit, processes, refusals, requests
+from storage import audit, chain, processes, refusals, requests
 from storage.models import CancellationRequest, RequestStatus
 from storage.requests import Transition
 
@@ -131,18 +131,21 @@ def _recovered(core: Core, request: CancellationRequest) -> tuple[RequestStatus,
 @dataclass(frozen=True)
 class ChainCheck:
     ran: bool
-    report: audit.VerifyReport | None = None
+    report: chain.VerifyReport | None = None
+    advanced: bool = False  # whole, and longer than at the last check: a new tip worth anchoring outside
 
 
 def check_audit_if_due(core: Core, *, every: timedelta) -> ChainCheck:
-    """A full walk of the chain at most once per `every` (across processes, by the last recorded check)."""
+    """Walk the chain at most once per `every` (across processes, by the last recorded check), from the tip the
+    last whole check recorded, so the cost follows the new events, not the length of the log."""
     now = core.clock()
     with core.database.read() as db:
-        last = audit.latest_check(db)
-    if last is not None and now - last.checked_at < every:
-        return ChainCheck(ran=False)
-    with core.database.read() as db:
-        report = audit.verify(db)
+        last = chain.latest_check(db)
+        if last is not None and now - last.checked_at < every:
+            return ChainCheck(ran=False)
+        start = next(iter(chain.recorded_anchors(db, newest_only=True)), None)
+        report = chain.verify(db, start=start)
     with core.database.write() as db:
-        audit.record_check(db, report)
-    return ChainCheck(ran=True, report=report)
+        chain.record_check(db, report, at=now)
+    advanced = report.ok and report.tip is not None and (start is None or report.tip.sequence > start.sequence)
+    return ChainCheck(ran=True, report=report, advanced=advanced)

@@ -12,6 +12,9 @@ from urllib.parse import parse_qs
 
 from bot.demo.quiet_server import QuietHTTPServer
 
+BOT_ID = "BBOT"
+HISTORY_LIMIT = 1000  # conversations.history answers at most this many messages a page
+
 
 @dataclass
 class Call:
@@ -29,6 +32,8 @@ class Message:
     thread_ts: str | None = None
     user: str | None = None  # set for ephemeral messages: who sees it
     updates: int = 0
+    metadata: dict[str, Any] | None = None
+    bot_id: str | None = BOT_ID  # who posted it: the bot, unless a test says otherwise
 
 
 @dataclass
@@ -153,12 +158,17 @@ class FakeSlack:
     def _answer(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
         channel = str(args.get("channel", ""))
         if method == "auth.test":
-            return 200, {"ok": True, "user_id": "UBOT", "bot_id": "BBOT", "team_id": "T0FAKE"}, {}
+            return 200, {"ok": True, "user_id": "UBOT", "bot_id": BOT_ID, "team_id": "T0FAKE"}, {}
         if method == "chat.postMessage":
             if channel in self.unreachable_channels:
                 return 200, {"ok": False, "error": "not_in_channel"}, {}
             message = Message(
-                channel, self._next_ts(), str(args.get("text", "")), _blocks(args), thread_ts=args.get("thread_ts")
+                channel,
+                self._next_ts(),
+                str(args.get("text", "")),
+                _blocks(args),
+                thread_ts=args.get("thread_ts"),
+                metadata=_json_field(args.get("metadata")),
             )
             self.messages.append(message)
             self._posted[(channel, message.ts)] = message
@@ -169,6 +179,8 @@ class FakeSlack:
                 return 200, {"ok": False, "error": "message_not_found"}, {}
             found.text, found.blocks, found.updates = str(args.get("text", "")), _blocks(args), found.updates + 1
             return 200, {"ok": True, "channel": channel, "ts": found.ts}, {}
+        if method == "conversations.history":
+            return self._history(channel, args)
         if method == "conversations.open":
             user = str(args.get("users", "")).split(",")[0]
             return 200, {"ok": True, "channel": {"id": f"D{user}"}}, {}
@@ -201,6 +213,33 @@ class FakeSlack:
             )
             return 200, {"ok": True, "message_ts": self._next_ts()}, {}
         return 200, {"ok": True}, {}
+
+    def _history(self, channel: str, args: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Newest first, paged by an opaque cursor; metadata only when asked for, as Slack does."""
+        if channel in self.unreachable_channels:
+            return 200, {"ok": False, "error": "not_in_channel"}, {}
+        listed = [m for m in self.messages if m.channel == channel and m.thread_ts is None and m.user is None]
+        listed.reverse()
+        offset = int(str(args.get("cursor") or "0").removeprefix("offset:") or 0)
+        limit = min(int(args.get("limit") or 100), HISTORY_LIMIT)
+        page, more = listed[offset : offset + limit], offset + limit < len(listed)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        messages = [
+            {
+                "type": "message",
+                "ts": m.ts,
+                "text": m.text,
+                **({"bot_id": m.bot_id} if m.bot_id else {"user": "U0SOMEONE"}),
+                **({"metadata": m.metadata} if with_metadata and m.metadata else {}),
+            }
+            for m in page
+        ]
+        cursor = f"offset:{offset + limit}" if more else ""
+        return (
+            200,
+            {"ok": True, "messages": messages, "has_more": more, "response_metadata": {"next_cursor": cursor}},
+            {},
+        )
 
     def _respond(self, channel: str, user: str, args: dict[str, Any]) -> None:
         with self._lock:
@@ -240,6 +279,17 @@ class FakeSlack:
                     status, body, headers = 200, {"ok": True}, {}
                 else:
                     status, body, headers = 404, {"ok": False, "error": "unknown_path"}, {}
+                self._reply(status, body, headers)
+
+            def do_GET(self) -> None:  # the Web API's read methods (conversations.history) come as GET
+                path, _, query = self.path.partition("?")
+                args = {k: v[0] for k, v in parse_qs(query).items()}
+                if path.startswith("/api/"):
+                    self._reply(*fake._api(path.removeprefix("/api/"), args))
+                else:
+                    self._reply(404, {"ok": False, "error": "unknown_path"}, {})
+
+            def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -263,3 +313,10 @@ def _blocks(args: dict[str, Any]) -> list[dict[str, Any]]:
     if isinstance(value, str):
         return list(json.loads(value))
     return list(value or [])
+
+
+def _json_field(value: Any) -> dict[str, Any] | None:
+    """A JSON object argument, whether the client sent it as a JSON body field or as form-encoded text."""
+    if isinstance(value, str):
+        return dict(json.loads(value)) if value else None
+    return dict(value) if value else None

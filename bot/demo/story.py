@@ -15,7 +15,7 @@ from bot.demo.fake_slack import Message
 from bot.demo.stack import LocalStack
 from bot.demo.transcript import render_message
 from bot.slack import blocks
-from storage import audit, roles
+from storage import chain, roles
 from storage.models import RequestStatus, Role
 
 CHANNEL = "C0BILLING1"
@@ -191,7 +191,7 @@ def story(demo: Demo) -> None:
 
     demo.say("An auditor checks that nobody edited the log")
     with demo.services.database.write() as db:
-        report = audit.verify(db)
+        report = chain.verify(db)
     out(f"  $ cancel-sub audit verify\n  {report.describe()}")
     if not report.ok:
         sys.exit(1)

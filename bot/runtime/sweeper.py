@@ -12,6 +12,7 @@ from bot.core import admin, tracking, upkeep
 from bot.core.results import Result
 from bot.runtime.periodic import Periodic
 from bot.runtime.services import Services
+from bot.slack import anchors, text
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,18 @@ def catch_up_slack(services: Services, *, budget: float) -> int:
 
 
 def check_audit_if_due(services: Services) -> bool:
-    """A full walk of the chain every AUDIT_CHECK_MINUTES; the App Home shows admins the last result."""
+    """Walk the new part of the chain every AUDIT_CHECK_MINUTES. A longer whole chain has its tip posted to
+    AUDIT_CHANNEL (an anchor outside the database); a break is posted there and sent to the admins."""
     check = upkeep.check_audit_if_due(services.core, every=timedelta(minutes=services.settings.audit_check_minutes))
-    if check.report is not None and not check.report.ok:
-        log.error("audit chain broken: %s", check.report.describe())
+    report, channel = check.report, services.settings.audit_channel
+    if report is None:
+        return check.ran
+    if not report.ok:
+        log.error("audit chain broken: %s", report.describe())
+        message = text.audit_break(report.describe())
+        services.delivery.alert_admins(services.client, subject="audit", kind="chain.broken", message=message)
+        if channel:
+            anchors.post_break(services.client, channel, report.describe())
+    elif check.advanced and channel and report.tip is not None:
+        anchors.post_tip(services.client, channel, report.tip, events=report.events)
     return check.ran

@@ -477,6 +477,18 @@ NO_REQUESTS_YET = "You have not asked for any cancellation yet."
 CHAIN_NOT_CHECKED = "The audit chain has not been checked yet; the bot checks it periodically."
 
 
+def audit_tip(sequence: int, digest: str, *, events: int) -> str:
+    return (
+        f":lock: Audit chain checked whole: {events} events. Tip: event {sequence}, sha256 `{digest}`.\n"
+        "Keep this message: `cancel-sub audit verify --anchors-from-slack` compares the chain with every tip "
+        "posted here, so a rewrite of the database is caught."
+    )
+
+
+def audit_break(description: str) -> str:
+    return f":rotating_light: *Audit chain broken*: {escape(description)}. Run `cancel-sub audit verify` on the server."
+
+
 def chain_verdict(ok: bool, events: int, description: str, checked_at: datetime) -> str:
     if ok:
         return f":white_check_mark: Audit chain intact ({events} events), checked {when(checked_at)}."

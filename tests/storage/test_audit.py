@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from storage import audit
+from storage import audit, chain
 from storage.database import Database
 
 
@@ -33,7 +33,7 @@ def tamper(database: Database, sql: str) -> None:
 def test_a_fresh_chain_verifies(database: Database) -> None:
     fill(database)
     with database.write() as db:
-        report = audit.verify(db)
+        report = chain.verify(db)
     assert report.ok and report.events == 6
 
 
@@ -41,14 +41,14 @@ def test_each_hash_covers_the_previous_hash_and_the_event(database: Database) ->
     fill(database, 2)
     with database.write() as db:
         first, second = audit.events_for_request(db, "CR-00000000") + audit.events_for_request(db, "CR-00000001")
-    assert first.previous_hash == audit.GENESIS_HASH
+    assert first.previous_hash == chain.GENESIS_HASH
     assert second.previous_hash == first.hash
     import hashlib
 
     body = json.dumps(
         {
             "sequence": 2,
-            "time": audit.format_time(second.time),
+            "time": chain.format_time(second.time),
             "request_id": "CR-00000001",
             "actor": "U0ACTOR1",
             "action": "test.event",
@@ -81,7 +81,7 @@ def test_tampering_is_caught_and_the_first_bad_event_named(database: Database, s
         sql = "UPDATE audit_events SET time = '2020-01-01 00:00:00.000000' WHERE sequence = 1"
     tamper(database, sql)
     with database.write() as db:
-        report = audit.verify(db)
+        report = chain.verify(db)
     assert not report.ok
     assert report.first_bad_sequence == bad_event
     assert f"event {bad_event}" in report.describe()
@@ -93,7 +93,7 @@ def test_swapping_two_events_is_caught(database: Database) -> None:
     tamper(database, "UPDATE audit_events SET sequence = 2 WHERE sequence = 3")
     tamper(database, "UPDATE audit_events SET sequence = 3 WHERE sequence = 100")
     with database.write() as db:
-        report = audit.verify(db)
+        report = chain.verify(db)
     assert not report.ok and report.first_bad_sequence == 2
 
 

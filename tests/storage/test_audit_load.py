@@ -18,7 +18,7 @@ from providers.base import (
     SubscriptionStatus,
 )
 from providers.registry import Registry
-from storage import audit, roles
+from storage import chain, roles
 from storage.database import Database
 from storage.models import Role
 
@@ -90,7 +90,7 @@ def test_two_hundred_concurrent_requests_and_decisions_keep_the_chain(database: 
     assert len(set(ids)) == 200
     assert sorted(provider.cancels) == sorted(f"sub-{n}" for n in range(0, 200, 2))
     with database.write() as db:
-        report = audit.verify(db)
+        report = chain.verify(db)
     # 5 role grants; per request: created + rejected, or created + approved + provider answer.
     assert report.ok, report.describe()
     assert report.events == 5 + 100 * 2 + 100 * 3

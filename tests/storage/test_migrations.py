@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from storage import audit, migrate, requests
+from storage import audit, chain, migrate, requests
 from storage.database import Database
 
 
@@ -38,13 +38,13 @@ def test_first_migration_upgrades_to_latest_keeping_rows_and_chain(database_url:
 
     with database.write() as db:
         request = requests.get(db, "CR-AAAAAAAA")
-        report = audit.verify(db)
+        report = chain.verify(db)
         audit.append(db, actor="cli:admin", action="after.upgrade")
     assert request.subscription_id == "p_1" and request.command_key is None and request.attempts == 0
     assert request.created_at == created
     assert report.ok and report.events == 1
     with database.write() as db:
-        assert audit.verify(db).events == 2
+        assert chain.verify(db).events == 2
     database.dispose()
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from storage import audit, requests
+from storage import audit, chain, requests
 from storage.database import Database, WriterLock
 from storage.errors import DatabaseBusy, IllegalTransition
 from storage.models import RequestStatus
@@ -73,7 +73,7 @@ def test_sixteen_threads_racing_one_transition_have_exactly_one_winner(database:
     with database.write() as db:
         stored = requests.get(db, request_id)
         approvals = [e for e in audit.events_for_request(db, request_id) if e.action == "request.approved"]
-        assert audit.verify(db).ok
+        assert chain.verify(db).ok
     assert stored.status == S.EXECUTING
     assert stored.decided_by == wins[0]
     assert [e.actor for e in approvals] == wins

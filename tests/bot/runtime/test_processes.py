@@ -16,7 +16,7 @@ import pytest
 
 from bot.demo.fake_slack import FakeSlack
 from bot.slack import blocks
-from storage import audit, migrate, requests, roles
+from storage import audit, chain, migrate, requests, roles
 from storage.database import Database
 from storage.models import Role
 from tests.bot.conftest import AGENT, APPROVER, APPROVER_2, CHANNEL
@@ -101,9 +101,9 @@ class Deployment:
         card = self.slack.card(CHANNEL, request.card_ts)
         return json.dumps(card.blocks) if card else ""
 
-    def chain(self) -> audit.VerifyReport:
+    def chain(self) -> chain.VerifyReport:
         with self.database.write() as db:
-            return audit.verify(db)
+            return chain.verify(db)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from bot.demo.stack import LocalStack
 from bot.runtime.sweeper import check_audit_if_due, sweep_once
 from bot.slack import blocks
-from storage import audit, roles
+from storage import audit, chain, roles
 from storage.models import Role
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, APPROVER_2, CHANNEL, STRANGER
 from tests.bot.slack.test_scenarios import ask, ask_and_get_id, click, ephemeral_to, request_count
@@ -327,4 +327,4 @@ def test_refusals_are_audited_at_a_bounded_rate_with_a_count(stack: LocalStack) 
     sweep_once(stack.services)  # summed up once
     with stack.services.database.read() as db:
         assert [e.action for e in audit.events_by_actor(db, STRANGER)].count("refusals.repeated") == 1
-        assert audit.verify(db).ok
+        assert chain.verify(db).ok

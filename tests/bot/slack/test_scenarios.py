@@ -20,7 +20,7 @@ from providers.kajabi import KajabiProvider
 from providers.onekey import OneKeyProvider
 from providers.registry import Registry
 from providers.sandbox import SandboxProvider
-from storage import audit, roles
+from storage import audit, chain, roles
 from storage.models import Role
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, APPROVER_2, CHANNEL, STRANGER
 from tests.support.providers import JSON_API, ScriptedServer, Sleeps, json_response, purchase, raw, token
@@ -69,7 +69,7 @@ def card_of(stack: LocalStack, request_id: str) -> dict[str, Any]:
 
 def chain_ok(stack: LocalStack) -> bool:
     with stack.services.database.write() as db:
-        return audit.verify(db).ok
+        return chain.verify(db).ok
 
 
 def request_count(stack: LocalStack) -> int:
