@@ -102,6 +102,7 @@ def render(results: dict[str, Any]) -> str:
             f"audit at scale: {a['events']:,} events (filled in {a['fill_s']} s)",
             f"  verify {a['verify_s']} s ({a['verify_events_per_s']:,} events/s), "
             f"export {a['export_rows_per_s']:,} rows/s",
+            f"  periodic check after {a['incremental_events']:,} new events: {a['incremental_check_ms']} ms",
             f"  lookup by subscription p50 {lookup['p50_ms']} ms, p99 {lookup['p99_ms']} ms; "
             f"{a['database_bytes_per_event']} database bytes per event",
         ]

@@ -137,14 +137,16 @@ class ChainCheck:
 
 def check_audit_if_due(core: Core, *, every: timedelta) -> ChainCheck:
     """Walk the chain at most once per `every` (across processes, by the last recorded check), from the tip the
-    last whole check recorded, so the cost follows the new events, not the length of the log."""
+    last whole check recorded, so the cost follows the new events, not the length of the log; every tip an earlier
+    check recorded must still be there with the same hash."""
     now = core.clock()
     with core.database.read() as db:
         last = chain.latest_check(db)
         if last is not None and now - last.checked_at < every:
             return ChainCheck(ran=False)
-        start = next(iter(chain.recorded_anchors(db, newest_only=True)), None)
-        report = chain.verify(db, start=start)
+        earlier = chain.recorded_anchors(db)  # each still in the chain, unchanged: one lookup per check kept
+        start = earlier[-1] if earlier else None
+        report = chain.verify(db, anchors=earlier, start=start)
     with core.database.write() as db:
         chain.record_check(db, report, at=now)
     advanced = report.ok and report.tip is not None and (start is None or report.tip.sequence > start.sequence)
