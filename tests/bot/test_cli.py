@@ -130,3 +130,34 @@ def test_failures_are_one_line_and_a_non_zero_exit(
     done = cli(tmp_path, *args, env=env)
     assert done.returncode != 0 and says in done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 3  # argparse adds its usage
+
+
+def test_an_anchors_file_from_export_catches_a_full_rewrite(tmp_path: Path) -> None:
+    from storage.database import Database
+    from tests.storage.test_chain import rewrite_from
+
+    cli(tmp_path, "roles", "grant", "U0ADMIN01", "admin")
+    cli(tmp_path, "roles", "grant", "U0APPROV1", "approver")
+    kept = tmp_path / "kept" / "anchors.jsonl"
+    kept.parent.mkdir()
+    exported = cli(tmp_path, "audit", "export", "--output", str(tmp_path / "audit.csv"), "--anchors", str(kept))
+    assert exported.returncode == 0 and f"anchored event 2 in {kept}" in exported.stderr
+    assert json.loads(kept.read_text())["sequence"] == 2
+    assert cli(tmp_path, "audit", "verify", "--anchors", str(kept)).returncode == 0
+
+    database = Database(f"sqlite:///{tmp_path / 'cli.db'}")
+    rewrite_from(database, 1, '{"role":"admin","user_id":"U0MALLORY"}')
+    database.dispose()
+    assert cli(tmp_path, "audit", "verify").returncode == 0  # self-consistent: only the anchor knows
+    caught = cli(tmp_path, "audit", "verify", "--anchors", str(kept))
+    assert caught.returncode == 1
+    assert f"anchored by {kept} line 1 (the chain was rewritten)" in caught.stderr
+
+
+def test_a_bad_anchors_file_is_named_with_its_line(tmp_path: Path) -> None:
+    anchors = tmp_path / "anchors.jsonl"
+    anchors.write_text('{"sequence": 1, "hash": "' + "0" * 64 + '"}\n\nnot json\n')
+    result = cli(tmp_path, "audit", "verify", "--anchors", str(anchors))
+    assert result.returncode == 2 and f"{anchors} line 3 is not an anchor" in result.stderr
+    missing = cli(tmp_path, "audit", "verify", "--anchors", str(tmp_path / "nowhere.jsonl"))
+    assert missing.returncode == 1 and "No such file" in missing.stderr and "Traceback" not in missing.stderr
