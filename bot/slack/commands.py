@@ -76,7 +76,7 @@ USAGE = {
 
 def parse(typed: str) -> Command:
     """Split the command text; say exactly what is wrong when it cannot be understood."""
-    typed = (typed or "").strip()
+    typed = unescape((typed or "").strip())
     if not typed or typed.lower() in {"help", "-h", "--help", "?"}:
         return Help()
     if len(typed) > MAX_TEXT:
@@ -95,7 +95,7 @@ def parse(typed: str) -> Command:
         return Invalid(text.missing_id_and_reason(words[0]))
     if len(words) == 2:
         return Invalid(text.reason_required(REASON_MIN, REASON_MAX))
-    reason = unescape(" ".join(words[2].split()))
+    reason = " ".join(words[2].split())
     if not REASON_MIN <= len(reason) <= REASON_MAX:
         return Invalid(text.reason_length(REASON_MIN, REASON_MAX, len(reason)))
     return AskCommand(provider=first, subscription_id=words[1], reason=reason)
@@ -103,7 +103,8 @@ def parse(typed: str) -> Command:
 
 def unescape(typed: str) -> str:
     """Slack sends a command's `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;`: the text as the person typed it, to
-    be stored as such and escaped exactly once wherever it is shown (bot.slack.text.escape)."""
+    be stored as such and escaped exactly once wherever it is shown (bot.slack.text.escape). Every word is taken
+    so (ids, names, reasons): a mention Slack sends as `<@U123|name>` has nothing to unescape."""
     return typed.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

@@ -114,7 +114,7 @@ def refusal_text(result: Result, *, viewer: str | None = None) -> str:
         needed = result.needed.value if result.needed else "requester"
         return (
             f"This needs the {needed} role, and you don't have it. Ask an admin of this bot to grant it "
-            f"(an admin runs `cancel-sub roles grant <your user id> {needed}`)."
+            f"(an admin runs `cancel-sub roles grant &lt;your user id&gt; {needed}`)."
         )
     if refusal is Refusal.PROVIDER_PROBLEM and request is not None:
         return f"The provider could not say whether it is cancelled ({escape(detail)}). Try Verify again later."
@@ -193,11 +193,12 @@ def usage(enabled: str) -> str:
     return "\n".join(
         [
             f"*{COMMAND}* asks for a subscription to be cancelled; an approver confirms it.",
-            f"• `{COMMAND} <provider> <subscription-id> <reason>` ask (reason: 3 to 500 characters)",
-            f"• `{COMMAND} status <request-id>` where a request stands, with its history",
+            f"• `{COMMAND} {escape('<provider> <subscription-id> <reason>')}` ask (reason: 3 to 500 characters)",
+            f"• `{COMMAND} status {escape('<request-id>')}` where a request stands, with its history",
             f"• `{COMMAND} help` this message",
-            f"Approvers: `{COMMAND} audit <subscription-id | @user | request-id> [--since 7d]`.",
-            f"Admins: `{COMMAND} roles`, `{COMMAND} grant @user <role>`, `{COMMAND} revoke @user <role>`, "
+            f"Approvers: `{COMMAND} audit {escape('<subscription-id | @user | request-id>')} [--since 7d]`.",
+            f"Admins: `{COMMAND} roles`, `{COMMAND} grant @user {escape('<role>')}`, "
+            f"`{COMMAND} revoke @user {escape('<role>')}`, "
             f"`{COMMAND} export [--since 30d]`.",
             f"Providers: {enabled}.",
             f"Example: `{COMMAND} sandbox sb_1001 customer asked by email on 2 Nov`",
@@ -216,12 +217,13 @@ def too_long(length: int, limit: int) -> str:
 
 
 def usage_of(form: str, *, example: str = "") -> str:
-    return f"Usage: `{COMMAND} {form}`" + (f", e.g. {example}." if example else ".")
+    return f"Usage: `{COMMAND} {escape(form)}`" + (f", e.g. {escape(example)}." if example else ".")
 
 
 def missing_id_and_reason(provider: str) -> str:
     shown = provider if len(provider) <= 30 else provider[:30] + "…"
-    return f"Missing the subscription id and the reason: `{COMMAND} {escape(shown)} <subscription-id> <reason>`."
+    usage = escape(f"{shown} <subscription-id> <reason>")
+    return f"Missing the subscription id and the reason: `{COMMAND} {usage}`."
 
 
 def reason_required(low: int, high: int) -> str:

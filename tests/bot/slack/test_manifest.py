@@ -21,6 +21,8 @@ SCOPES = {
     "views_publish": None,  # App Home needs no scope beyond the event
     "files_upload_v2": "files:write",
     "users_info": "users:read",
+    "auth_test": None,
+    "conversations_history": "channels:history",  # the audit channel's tips (groups:history when it is private)
 }
 
 
