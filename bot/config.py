@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     listener_threads: Threads = 16
     slack_threads: Threads = 4
+    queue_limit: Annotated[int, Field(ge=0, le=100_000)] = 64
     provider_timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 10.0
     provider_deadline_seconds: Annotated[float, Field(gt=0, le=600, allow_inf_nan=False)] = 30.0
     shutdown_grace_seconds: Seconds = 30.0

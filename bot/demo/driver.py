@@ -47,25 +47,29 @@ class SlackDriver:
             return f"https://hooks.slack.com/commands/T0123ABCD/{secrets.randbelow(10**12)}/x"
         return f"{self._response_base}/respond/{channel}/{user}"
 
+    def command_payload(
+        self, text: str, *, user: str, channel: str = "C0456EFGH", trigger_id: str | None = None
+    ) -> dict[str, str]:
+        """The fields of a slash command: form-encoded over HTTP, a JSON object in a Socket Mode envelope."""
+        return {
+            "token": "verification_token_unused",
+            "team_id": TEAM["id"],
+            "team_domain": TEAM["domain"],
+            "channel_id": channel,
+            "channel_name": "billing-ops",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/cancel-sub",
+            "text": text,
+            "api_app_id": "A0ABCDEF1",
+            "is_enterprise_install": "false",
+            "response_url": self._response_url(user, channel),
+            "trigger_id": trigger_id
+            or f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}",
+        }
+
     def command_body(self, text: str, *, user: str, channel: str = "C0456EFGH", trigger_id: str | None = None) -> str:
-        return urlencode(
-            {
-                "token": "verification_token_unused",
-                "team_id": TEAM["id"],
-                "team_domain": TEAM["domain"],
-                "channel_id": channel,
-                "channel_name": "billing-ops",
-                "user_id": user,
-                "user_name": user.lower(),
-                "command": "/cancel-sub",
-                "text": text,
-                "api_app_id": "A0ABCDEF1",
-                "is_enterprise_install": "false",
-                "response_url": self._response_url(user, channel),
-                "trigger_id": trigger_id
-                or f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}",
-            }
-        )
+        return urlencode(self.command_payload(text, user=user, channel=channel, trigger_id=trigger_id))
 
     def command(self, text: str, *, user: str, channel: str = "C0456EFGH", **kwargs: Any) -> httpx.Response:
         return self.post(self.command_body(text, user=user, channel=channel), **kwargs)
@@ -80,6 +84,22 @@ class SlackDriver:
         message_ts: str = "1.000100",
         from_home: bool = False,
     ) -> str:
+        payload = self.click_payload(
+            action_id, value, user=user, channel=channel, message_ts=message_ts, from_home=from_home
+        )
+        return "payload=" + quote(json.dumps(payload))
+
+    def click_payload(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user: str,
+        channel: str = "C0456EFGH",
+        message_ts: str = "1.000100",
+        from_home: bool = False,
+    ) -> dict[str, Any]:
+        """A block_actions payload: the `payload` form field over HTTP, the envelope's payload in Socket Mode."""
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM["id"]},
@@ -111,7 +131,19 @@ class SlackDriver:
                 payload.pop(key)
             payload["container"] = {"type": "view", "view_id": "V0HOME0001"}
             payload["view"] = {"id": "V0HOME0001", "type": "home", "blocks": []}
-        return "payload=" + quote(json.dumps(payload))
+        return payload
+
+    @staticmethod
+    def home_opened_payload(user: str, *, event_id: str = "Ev0001") -> dict[str, Any]:
+        """The Events API callback Slack sends when someone opens the App Home tab."""
+        return {
+            "type": "event_callback",
+            "team_id": TEAM["id"],
+            "api_app_id": "A0ABCDEF1",
+            "event": {"type": "app_home_opened", "user": user, "channel": f"D{user}", "tab": "home"},
+            "event_id": event_id,
+            "event_time": int(time.time()),
+        }
 
     def click(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -59,6 +60,7 @@ class FakeSlack:
         self.files: list[dict[str, Any]] = []  # uploads completed: channel, filename, content
         self._uploads: dict[str, dict[str, Any]] = {}
         self._failures: list[Failure] = []
+        self.socket_mode_url: Callable[[], str] | None = None  # what apps.connections.open hands out
         self._lock = threading.Lock()
         self._ts = 1_700_000_000_000_000
         self._server = QuietHTTPServer(("127.0.0.1", 0), self._handler())
@@ -179,6 +181,10 @@ class FakeSlack:
                 return 200, {"ok": False, "error": "message_not_found"}, {}
             found.text, found.blocks, found.updates = str(args.get("text", "")), _blocks(args), found.updates + 1
             return 200, {"ok": True, "channel": channel, "ts": found.ts}, {}
+        if method == "apps.connections.open":
+            if self.socket_mode_url is None:
+                return 200, {"ok": False, "error": "invalid_auth"}, {}
+            return 200, {"ok": True, "url": self.socket_mode_url()}, {}
         if method == "conversations.history":
             return self._history(channel, args)
         if method == "conversations.open":

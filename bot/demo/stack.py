@@ -52,6 +52,7 @@ class LocalStack:
         self.heartbeat.stop()
         self.driver.close()
         self.server.close()
+        self.services.provider_work.drain(timeout=10)
         self.services.pool.drain(timeout=10)
         self.services.slack_pool.drain(timeout=10)
         self.services.provider_pools.shutdown()
@@ -88,9 +89,13 @@ class LocalStack:
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Until no listener, worker or Slack update is in flight."""
-        work, slack = self.services.pool, self.services.slack_pool
+        work, provider_work, slack = self.services.pool, self.services.provider_work, self.services.slack_pool
         # Work hands its Slack updates over before it ends: once it is idle, what it handed over is counted.
-        self.wait_until(lambda: work.busy == 0 and slack.busy == 0, timeout=timeout, what="in-flight work to finish")
+        self.wait_until(
+            lambda: work.busy == 0 and provider_work.busy == 0 and slack.busy == 0,
+            timeout=timeout,
+            what="in-flight work to finish",
+        )
 
     def latest_request_id(self, channel: str) -> str:
         """The request id on the newest card in `channel` (read from its buttons)."""

@@ -1,16 +1,25 @@
-"""Provider calls on a bounded pool per provider: a provider that hangs fills only its own pool, never another's."""
+"""Bulkheads per provider: a provider that hangs fills only its own pools, never another provider's or the rest.
+
+Each provider has two: its work after an ack (a lookup and the request it makes, an approval and its cancel),
+bounded in threads and queue, and the calls themselves, which run apart so the work can stop waiting at the
+provider deadline (bot.core.calls)."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
+
+from bot.runtime.pool import ListenerPool
 
 T = TypeVar("T")
 
 
 class ProviderPools:
+    """Where provider calls run: one pool per provider (the Runner of bot.core.calls)."""
+
     def __init__(self, threads_each: int) -> None:
         self._threads_each = threads_each
         self._pools: dict[str, ThreadPoolExecutor] = {}
@@ -29,3 +38,38 @@ class ProviderPools:
         with self._lock:
             for pool in self._pools.values():
                 pool.shutdown(wait=False, cancel_futures=True)
+
+
+class ProviderWork:
+    """The work after an ack that waits on a provider, on a bounded pool per provider."""
+
+    def __init__(self, *, threads_each: int, queue_limit: int, niceness: int) -> None:
+        self._threads_each, self._queue_limit, self._niceness = threads_each, queue_limit, niceness
+        self._pools: dict[str, ListenerPool] = {}
+        self._lock = threading.Lock()
+
+    def pool(self, provider: str) -> ListenerPool:
+        with self._lock:
+            pool = self._pools.get(provider)
+            if pool is None:
+                pool = ListenerPool(
+                    self._threads_each,
+                    name=f"work-{provider}",
+                    queue_limit=self._queue_limit,
+                    niceness=self._niceness,
+                )
+                self._pools[provider] = pool
+            return pool
+
+    @property
+    def busy(self) -> int:
+        with self._lock:
+            pools = list(self._pools.values())
+        return sum(pool.busy for pool in pools)
+
+    def drain(self, timeout: float) -> int:
+        """Take no more work and wait up to `timeout`, in all; returns how many were still running."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            pools = list(self._pools.values())
+        return sum(pool.drain(max(0.0, deadline - time.monotonic())) for pool in pools)

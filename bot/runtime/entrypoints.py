@@ -48,11 +48,12 @@ def _start(settings: Settings) -> tuple[Services, list[Periodic]]:
 def _finish(services: Services, background: list[Periodic]) -> None:
     grace = services.settings.shutdown_grace_seconds
     deadline = time.monotonic() + grace
-    busy = services.pool.busy + services.slack_pool.busy
+    busy = services.pool.busy + services.provider_work.busy + services.slack_pool.busy
     if busy:
         log.info("waiting up to %.0f s for %d listeners in flight", grace, busy)
     # The work first: what it finishes hands its last Slack updates to the Slack pool.
-    left = services.pool.drain(max(0.0, deadline - time.monotonic()))
+    left = services.provider_work.drain(max(0.0, deadline - time.monotonic()))
+    left += services.pool.drain(max(0.0, deadline - time.monotonic()))
     left += services.slack_pool.drain(max(0.0, deadline - time.monotonic()))
     services.provider_pools.shutdown()
     for task in background:
@@ -84,11 +85,13 @@ def _stop_signals() -> threading.Event:
 
 def run_socket_mode(settings: Settings) -> int:
     require(settings, "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from bot.runtime.socket_mode import SwitchingSocketModeHandler
 
     _logging(settings)
     services, background = _start(settings)
-    handler = SocketModeHandler(build_app(services), settings.slack_app_token.get_secret_value())
+    handler = SwitchingSocketModeHandler(
+        build_app(services), settings.slack_app_token.get_secret_value(), concurrency=settings.listener_threads
+    )
     freeze_startup_objects()
     stop = _stop_signals()
     log.info("connecting over Socket Mode; providers %s", services.registry.describe_enabled())

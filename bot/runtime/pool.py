@@ -1,4 +1,5 @@
-"""The thread pool for the work after each ack: it knows what is in flight and runs below the acks' CPU priority."""
+"""A bounded thread pool for the work after an ack (a bulkhead): it knows what is in flight, refuses work beyond
+its threads and queue instead of queueing without end, and runs below the acks' CPU priority."""
 
 from __future__ import annotations
 
@@ -13,17 +14,31 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+class Full(Exception):
+    """The pool's threads are busy and its queue is full: the work was not taken (nothing of it ran)."""
+
+    def __init__(self, pool: str, waiting: int) -> None:
+        super().__init__(f"{pool} is full ({waiting} waiting)")
+        self.pool, self.waiting = pool, waiting
+
+
 class ListenerPool(ThreadPoolExecutor):
-    def __init__(self, max_workers: int, *, name: str, niceness: int = 0) -> None:
+    def __init__(self, max_workers: int, *, name: str, queue_limit: int, niceness: int = 0) -> None:
         super().__init__(
             max_workers=max_workers, thread_name_prefix=name, initializer=_lower_priority, initargs=(niceness,)
         )
+        self.name = name
+        self._capacity = max_workers + queue_limit
+        self._thread_count = max_workers
         self._in_flight: set[Future[Any]] = set()
         self._lock = threading.Lock()
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        future = super().submit(fn, *args, **kwargs)
+        """Run `fn` when a thread is free; raises Full, having taken nothing, when threads and queue are taken."""
         with self._lock:
+            if len(self._in_flight) >= self._capacity:
+                raise Full(self.name, len(self._in_flight) - self._thread_count)
+            future = super().submit(fn, *args, **kwargs)
             self._in_flight.add(future)
         future.add_done_callback(self._done)
         return future

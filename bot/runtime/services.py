@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.config import Settings
 from bot.core import upkeep
 from bot.core.context import Core, Policy
-from bot.runtime.bulkheads import ProviderPools
+from bot.runtime.bulkheads import ProviderPools, ProviderWork
 from bot.runtime.pool import ListenerPool
 from bot.slack.delivery import Delivery
 from providers.registry import ProviderConfig, Registry, build_registry
@@ -45,6 +45,9 @@ class Services:
     slack_pool: ListenerPool
     # Each provider's calls, on a bounded pool of their own (also in `core.calls`).
     provider_pools: ProviderPools
+    # The work that waits on a provider (a lookup and the request it makes, an approval and its cancel), bounded
+    # per provider, so a slow provider holds up neither another provider nor `pool`.
+    provider_work: ProviderWork
 
     @property
     def registry(self) -> Registry:
@@ -111,7 +114,14 @@ def build_services(
         delivery=Delivery(
             core, thread_lease=THREAD_LEASE, dead_after=timedelta(seconds=settings.recover_after_seconds)
         ),
-        pool=ListenerPool(settings.listener_threads, name="work", niceness=WORK_NICENESS),
-        slack_pool=ListenerPool(settings.slack_threads, name="slack", niceness=WORK_NICENESS),
+        pool=ListenerPool(
+            settings.listener_threads, name="work", queue_limit=settings.queue_limit, niceness=WORK_NICENESS
+        ),
+        slack_pool=ListenerPool(
+            settings.slack_threads, name="slack", queue_limit=settings.queue_limit, niceness=WORK_NICENESS
+        ),
         provider_pools=provider_pools,
+        provider_work=ProviderWork(
+            threads_each=settings.listener_threads, queue_limit=settings.queue_limit, niceness=WORK_NICENESS
+        ),
     )

@@ -9,6 +9,7 @@ from bot.core import access
 from bot.core.results import Result
 from bot.runtime.services import Services
 from bot.slack import text
+from bot.slack.listeners.handover import hand_over
 from storage.models import Role
 
 
@@ -21,11 +22,13 @@ def deny(services: Services, *, ack: Ack, client: WebClient, user: str, needed: 
 
 def denied(services: Services, client: WebClient, *, user: str, attempted: str, needed: Role) -> None:
     message = text.denied_alert(user, attempted=attempted, needed=needed.value)
-    services.pool.submit(
-        services.delivery.alert_admins, client, subject=user, kind=f"denied.{attempted}", message=message
+    hand_over(
+        services.pool, services.delivery.alert_admins, client, subject=user, kind=f"denied.{attempted}", message=message
     )
 
 
 def over_limit(services: Services, client: WebClient, *, user: str, kind: str, result: Result) -> None:
     message = text.over_limit_alert(user, kind=kind, limit=result.limit)
-    services.pool.submit(services.delivery.alert_admins, client, subject=user, kind=f"limit.{kind}", message=message)
+    hand_over(
+        services.pool, services.delivery.alert_admins, client, subject=user, kind=f"limit.{kind}", message=message
+    )

@@ -479,6 +479,16 @@ NO_REQUESTS_YET = "You have not asked for any cancellation yet."
 CHAIN_NOT_CHECKED = "The audit chain has not been checked yet; the bot checks it periodically."
 
 
+def busy(provider_label: str | None) -> str:
+    """A bulkhead is full: nothing was done, and the person should simply try again."""
+    if provider_label:
+        return (
+            f":hourglass: {provider_label} is slow to answer right now, and as many requests as the bot lets wait "
+            "for it are already waiting. Nothing was asked or changed; try again in a minute."
+        )
+    return ":hourglass: The bot is busy right now. Nothing was asked or changed; try again in a minute."
+
+
 def audit_tip(sequence: int, digest: str, *, events: int) -> str:
     return (
         f":lock: Audit chain checked whole: {events} events. Tip: event {sequence}, sha256 `{digest}`.\n"

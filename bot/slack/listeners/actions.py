@@ -10,12 +10,13 @@ from typing import Any
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
-from bot.core import admin, decisions
+from bot.core import admin, decisions, reads
 from bot.core.admin import Change, RoleRefusal
 from bot.core.results import Refusal, Result
 from bot.runtime.services import Services
 from bot.slack import alerts, home, text
 from bot.slack.errors import SLACK_FAILURES, slack_error
+from bot.slack.listeners.handover import hand_over, pool_for_request, tell_busy
 from storage.models import CancellationRequest, Role
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,28 @@ class Click:
         )
 
 
+def decide_later(
+    services: Services,
+    client: WebClient,
+    click: Click,
+    decide: Callable[..., None],
+    *args: Any,
+    by_provider: bool = False,
+) -> None:
+    """After the ack: on the bulkhead of the request's provider when deciding may call it, else on the work pool;
+    when that is full nothing is decided and the person is told so."""
+    pool = pool_for_request(services, click.target) if by_provider else services.pool
+    if not hand_over(pool, decide, services, client, click, *args):
+        request = reads.request(services.core, click.target) if by_provider else None
+        provider = services.registry.get(request.provider) if request is not None else None
+        tell_busy(services, click.tell, provider.label if provider is not None else None)
+
+
 def on_approve(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    services.pool.submit(approve, services, client, Click.of(services, body, action, respond, client))
+    decide_later(services, client, Click.of(services, body, action, respond, client), approve, by_provider=True)
 
 
 def approve(services: Services, client: WebClient, click: Click) -> None:
@@ -65,7 +83,7 @@ def on_reject(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    services.pool.submit(reject, services, client, Click.of(services, body, action, respond, client))
+    decide_later(services, client, Click.of(services, body, action, respond, client), reject)
 
 
 def reject(services: Services, client: WebClient, click: Click) -> None:
@@ -77,7 +95,7 @@ def on_withdraw(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    services.pool.submit(withdraw, services, client, Click.of(services, body, action, respond, client))
+    decide_later(services, client, Click.of(services, body, action, respond, client), withdraw)
 
 
 def withdraw(services: Services, client: WebClient, click: Click) -> None:
@@ -88,7 +106,7 @@ def on_retry(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    services.pool.submit(retry, services, client, Click.of(services, body, action, respond, client))
+    decide_later(services, client, Click.of(services, body, action, respond, client), retry, by_provider=True)
 
 
 def retry(services: Services, client: WebClient, click: Click) -> None:
@@ -102,7 +120,7 @@ def on_verify(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    services.pool.submit(verify, services, client, Click.of(services, body, action, respond, client))
+    decide_later(services, client, Click.of(services, body, action, respond, client), verify, by_provider=True)
 
 
 def verify(services: Services, client: WebClient, click: Click) -> None:
@@ -113,14 +131,14 @@ def on_grant_confirm(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    services.pool.submit(decide_grant, services, client, Click.of(services, body, action, respond, client), True)
+    decide_later(services, client, Click.of(services, body, action, respond, client), decide_grant, True)
 
 
 def on_grant_decline(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    services.pool.submit(decide_grant, services, client, Click.of(services, body, action, respond, client), False)
+    decide_later(services, client, Click.of(services, body, action, respond, client), decide_grant, False)
 
 
 def decide_grant(services: Services, client: WebClient, click: Click, confirm: bool) -> None:
@@ -162,7 +180,8 @@ def show(services: Services, client: WebClient, request: CancellationRequest | N
     to the provider call meanwhile. Updates may finish in any order: the card shows the latest state, thread lines
     keep their order, and each DM goes out once (see Delivery.sync)."""
     if request is not None:
-        services.slack_pool.submit(services.delivery.sync, client, request.id, current=request)
+        # When the Slack threads are full, the sweep's catch-up shows it (what Slack owes is kept in the database).
+        hand_over(services.slack_pool, services.delivery.sync, client, request.id, current=request)
 
 
 def show_decision(services: Services, client: WebClient, click: Click, result: Result) -> bool:

@@ -18,6 +18,7 @@ from bot.runtime.services import Services
 from bot.slack import alerts, blocks, text
 from bot.slack.commands import AskCommand, AuditQuery, Export, Grant, Help, Invalid, ListRoles, Revoke, Status, parse
 from bot.slack.errors import SLACK_FAILURES, SLACK_OR_ANSWER_FAILURES, slack_error
+from bot.slack.listeners.handover import hand_over
 from bot.slack.mentions import mentioned_user
 from providers.base import InvalidSubscriptionId, UnknownProvider
 from storage.models import Role
@@ -98,7 +99,6 @@ def ask(
     if not access.may_ask(services.core, user):
         alerts.deny(services, ack=ack, client=client, user=user, needed=Role.REQUESTER, attempted="request")
         return
-    ack(text=text.looking_up(subscription_id, provider.label))
     request = Ask(
         requester=user,
         provider=provider.name,
@@ -108,7 +108,11 @@ def ask(
         # A retried delivery of a command already handled makes no second request.
         command_key=command_key,
     )
-    services.pool.submit(make_request, services, respond=respond, client=client, ask=request, label=provider.label)
+    work = services.provider_work.pool(provider.name)
+    if not hand_over(work, make_request, services, respond=respond, client=client, ask=request, label=provider.label):
+        ack(text=text.busy(provider.label))
+        return
+    ack(text=text.looking_up(subscription_id, provider.label))
 
 
 def make_request(services: Services, *, respond: Respond, client: WebClient, ask: Ask, label: str) -> None:
@@ -172,7 +176,16 @@ def change_role(
     ack(text=text.role_change(change))
     if change.change in (Change.REFUSED, Change.UNCHANGED):
         return
-    services.pool.submit(announce_role_change, services, client=client, respond=respond, channel=channel, change=change)
+    # Made and audited already; if the Slack threads are too busy to announce it, the ack above said it.
+    hand_over(
+        services.slack_pool,
+        announce_role_change,
+        services,
+        client=client,
+        respond=respond,
+        channel=channel,
+        change=change,
+    )
 
 
 def announce_role_change(
@@ -216,8 +229,10 @@ def export_audit(
     understood, since = _since(ack, since_text)
     if not understood:
         return
+    if not hand_over(services.pool, send_export, services, client=client, respond=respond, user=user, since=since):
+        ack(text=text.busy(None))
+        return
     ack(text=text.EXPORT_PREPARING)
-    services.pool.submit(send_export, services, client=client, respond=respond, user=user, since=since)
 
 
 def send_export(services: Services, *, client: WebClient, respond: Respond, user: str, since: datetime | None) -> None:

@@ -1,4 +1,5 @@
-"""The work pool: its threads run below the priority of the threads that answer Slack, and it drains on stop."""
+"""The work pool: its threads run below the priority of the threads that answer Slack, it takes no more than its
+threads and queue hold, and it drains on stop."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import threading
 
 import pytest
 
-from bot.runtime.pool import ListenerPool
+from bot.runtime.pool import Full, ListenerPool
 
 
 def own_niceness() -> int:
@@ -18,7 +19,7 @@ def own_niceness() -> int:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
 def test_work_threads_run_at_a_lower_priority_than_the_caller() -> None:
     before = own_niceness()
-    pool = ListenerPool(2, name="test-work", niceness=5)
+    pool = ListenerPool(2, name="test-work", queue_limit=0, niceness=5)
     try:
         assert pool.submit(own_niceness).result(timeout=10) == min(19, before + 5)
     finally:
@@ -28,8 +29,37 @@ def test_work_threads_run_at_a_lower_priority_than_the_caller() -> None:
 
 def test_drain_waits_for_work_in_flight_and_reports_what_is_left() -> None:
     release = threading.Event()
-    pool = ListenerPool(2, name="test-work")
+    pool = ListenerPool(2, name="test-work", queue_limit=0)
     pool.submit(release.wait, 10)
     assert pool.busy == 1
     assert pool.drain(timeout=0.1) == 1
     release.set()
+
+
+def test_work_beyond_the_threads_and_the_queue_is_refused_and_none_of_it_runs() -> None:
+    release = threading.Event()
+    ran: list[int] = []
+    pool = ListenerPool(2, name="test-work", queue_limit=3)
+    try:
+        for n in range(5):  # two running, three waiting
+            pool.submit(lambda n=n: (release.wait(10), ran.append(n)))
+        with pytest.raises(Full) as refused:
+            pool.submit(ran.append, 99)
+        assert refused.value.waiting == 3 and pool.busy == 5
+        release.set()
+        pool.drain(timeout=10)
+    finally:
+        release.set()
+    assert sorted(ran) == [0, 1, 2, 3, 4], "the refused work never ran"
+
+
+def test_room_comes_back_as_work_ends() -> None:
+    pool = ListenerPool(1, name="test-work", queue_limit=0)
+    try:
+        pool.submit(int).result(timeout=10)
+        deadline = threading.Event()
+        while pool.busy and not deadline.wait(0.01):
+            pass
+        assert pool.submit(int, "7").result(timeout=10) == 7
+    finally:
+        pool.drain(timeout=10)

@@ -1,0 +1,35 @@
+"""Handing a listener's slow part to a bulkhead after the ack, and what the person hears when it is full."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from bot.core import reads
+from bot.runtime.pool import Full, ListenerPool
+from bot.runtime.services import Services
+from bot.slack import text
+
+log = logging.getLogger(__name__)
+
+
+def hand_over(pool: ListenerPool, work: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """Queue `work`; False, with nothing of it done, when the bulkhead's threads and queue are all taken."""
+    try:
+        pool.submit(work, *args, **kwargs)
+    except Full as full:
+        log.warning("bulkhead %s full: %d waiting; refused new work", full.pool, full.waiting)
+        return False
+    return True
+
+
+def pool_for_request(services: Services, request_id: str) -> ListenerPool:
+    """The bulkhead of the request's provider: a decision on it may wait on that provider, and on no other."""
+    request = reads.request(services.core, request_id)
+    return services.provider_work.pool(request.provider) if request is not None else services.pool
+
+
+def tell_busy(services: Services, tell: Callable[[str], None], provider_label: str | None) -> None:
+    """Say so privately, on the Slack threads (a click's ack carries no text)."""
+    hand_over(services.slack_pool, tell, text.busy(provider_label))
