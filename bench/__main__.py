@@ -9,22 +9,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ack_latency, audit_scale, throughput
+from bench import ack_latency, audit_scale, faults, throughput
 from bench.measure import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
-FULL = {"ack": {"total": 2000}, "throughput": {"approvals": 500}, "audit": {"events": 1_000_000}}
+FULL: dict[str, dict[str, Any]] = {
+    "ack": {"total": 2000},
+    "throughput": {"approvals": 500},
+    "audit": {"events": 1_000_000},
+    "faults": {},
+}
 QUICK = {
     "ack": {"total": 40, "levels": (1, 4)},
     "throughput": {"approvals": 16, "provider_seconds": 0.05},
     "audit": {"events": 4000, "lookups": 50},
+    "faults": {"refreshes": 3, "home_opens": 4, "slow_requests": 4, "sweep_cards": 2},
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not figures")
-    parser.add_argument("--only", choices=("ack", "throughput", "audit"), action="append")
+    parser.add_argument("--only", choices=("ack", "throughput", "audit", "faults"), action="append")
     parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
     parser.add_argument(
         "--throughput-database",
@@ -35,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {k: dict(v) for k, v in (QUICK if args.quick else FULL).items()}
     if args.throughput_database:
         sizes["throughput"]["database_url"] = args.throughput_database
-    chosen = args.only or ["ack", "throughput", "audit"]
+    chosen = args.only or ["ack", "throughput", "audit", "faults"]
     results: dict[str, Any] = {"machine": machine(), "quick": args.quick, "when": time.strftime("%Y-%m-%d %H:%M")}
-    runners = {"ack": ack_latency.run, "throughput": throughput.run, "audit": audit_scale.run}
+    runners = {"ack": ack_latency.run, "throughput": throughput.run, "audit": audit_scale.run, "faults": faults.run}
     with tempfile.TemporaryDirectory(prefix="cancel-sub-bench-") as tmp:
         for name in chosen:
             workdir = Path(tmp) / name
@@ -106,6 +112,13 @@ def render(results: dict[str, Any]) -> str:
             f"  lookup by subscription p50 {lookup['p50_ms']} ms, p99 {lookup['p99_ms']} ms; "
             f"{a['database_bytes_per_event']} database bytes per event",
         ]
+    if "faults" in results:
+        lines += ["", "acks under faults (Socket Mode; target: none over 1 s):"]
+        for name, figures in results["faults"].items():
+            line = f"  {name}: {figures['acks']} acks, worst {figures['worst_ms']} ms, p99 {figures['p99_ms']} ms"
+            if "fast_card_ms" in figures:
+                line += f"; the fast provider's card after {figures['fast_card_ms']} ms"
+            lines.append(line)
     return "\n".join(lines)
 
 

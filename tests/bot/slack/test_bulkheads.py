@@ -88,9 +88,10 @@ def test_an_approval_refused_by_a_full_bulkhead_changes_nothing_and_says_so(make
     stack.wait_until(lambda: cards(stack) == 1, what="the card")
     request_id = stack.latest_request_id(CHANNEL)
     stack.wait_until(lambda: stack.request(request_id).card_ts is not None, what="the card recorded")
+    stack.wait_idle()
     held.release.clear()
-    stack.driver.command("sandbox sb_1002 customer asked", user=AGENT)  # takes the provider's only place
-    time.sleep(0.2)
+    taken = stack.driver.command("sandbox sb_1002 customer asked", user=AGENT)  # takes the provider's only place
+    assert "Looking up" in taken.text
     stack.driver.click("cancel_sub_approve", request_id, user=APPROVER, channel=CHANNEL)
     stack.wait_until(
         lambda: any("is slow to answer" in m.text for m in stack.slack.ephemerals(APPROVER)), what="the busy answer"
