@@ -25,5 +25,12 @@ def test_every_benchmark_runs_at_tiny_sizes(tmp_path: Path, capsys: pytest.Captu
     assert results["ack"]["bot_cpu_ms_per_command"] > 0 and results["throughput"]["bot_cpu_ms_per_approval"] > 0
     assert results["throughput"]["provider_cancels"] == results["throughput"]["approvals"] == 16
     assert results["audit"]["events"] == 4000 and results["audit"]["verify_s"] > 0
+    assert results["audit"]["incremental_check_ms"] > 0
+    faults = results["faults"]
+    assert faults["refreshes"]["acks"] == 6 and faults["home_opens"]["acks"] == 5
+    assert faults["slow_provider"]["acks"] == 5 and faults["slow_provider"]["fast_card_ms"] > 0
+    assert faults["chat_update_rate_limited"]["acks"] == 2 + 40
+    assert all(f["worst_ms"] >= f["p99_ms"] > 0 for f in faults.values())
     printed = capsys.readouterr().out
     assert "ack latency" in printed and "approval throughput" in printed and "audit at scale" in printed
+    assert "acks under faults" in printed
