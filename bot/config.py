@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     sandbox_provider: bool = False
     request_ttl_minutes: Minutes = 1440
     allow_self_approval: bool = False
+    reject_reason_required: bool = False
     log_level: str = "INFO"
     listener_threads: Threads = 16
     slack_threads: Threads = 4
@@ -71,7 +72,18 @@ class Settings(BaseSettings):
     max_requests_per_user_per_day: Count = 50
     max_approvals_per_user_per_hour: Count = 30
     audit_check_minutes: Minutes = 60
+    remind_after_minutes: Annotated[int, Field(ge=0, le=525_600)] = 60  # 0: no reminders
+    escalate_after_minutes: Annotated[int, Field(ge=0, le=525_600)] = 240  # 0: no escalation
+    approvers_group: str = ""  # a Slack user group id (S…) to mention in reminders instead of each approver
     audit_channel: str = ""  # a channel id: each checked tip of the audit chain is posted there
+
+    @field_validator("approvers_group")
+    @classmethod
+    def _group_id(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"S[A-Z0-9]{2,}", value):
+            raise ValueError("must be a user group id such as S0614TZR7 (not a @handle)")
+        return value
 
     @field_validator("audit_channel")
     @classmethod

@@ -60,6 +60,9 @@ class CancellationRequest(SQLModel, table=True):
     status: str = Field(max_length=20, index=True)
     outcome: str | None = Field(default=None, max_length=32)
     outcome_detail: str | None = None
+    decision_reason: str | None = None  # why it was rejected, as the approver typed it
+    reminded_at: datetime | None = None  # the approvers were reminded that it waits (once)
+    escalated_at: datetime | None = None  # the admins were told that it still waits (once)
     retry_safe: bool = False
     snapshot: str = "{}"
     created_at: datetime

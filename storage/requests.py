@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -75,6 +75,7 @@ class Transition:
     finished_at: datetime | None = None
     outcome: str | None = None
     outcome_detail: str | None = None
+    decision_reason: str | None = None
     retry_safe: bool | None = None
     lease_owner: str | None = None  # the process that will wait on the cancel
     new_attempt: bool = False  # attempts + 1, counted by the database
@@ -93,6 +94,7 @@ _RECORDED = (
     "finished_at",
     "outcome",
     "outcome_detail",
+    "decision_reason",
     "retry_safe",
     "lease_owner",
 )
@@ -417,6 +419,32 @@ def orphaned(
 def expired_pending(db: Connection, now: datetime, *, limit: int = 500) -> list[CancellationRequest]:
     query = select(_requests).where(_c.status == S.PENDING.value, _c.expires_at <= now).limit(limit)
     return load(CancellationRequest, db.execute(query))
+
+
+FOLLOW_UPS = {"request.reminded": "reminded_at", "request.escalated": "escalated_at"}
+
+
+def claim_follow_ups(
+    db: Connection,
+    *,
+    action: str,
+    waiting_since: datetime,
+    now: datetime,
+    detail: Callable[[CancellationRequest], dict[str, Any]],
+    limit: int = 100,
+) -> list[CancellationRequest]:
+    """Mark pending requests made before `waiting_since` as reminded (or escalated), each with its audit event.
+    One conditional UPDATE claims them, so with any number of replicas each request is followed up once."""
+    column = _c[FOLLOW_UPS[action]]
+    waiting = and_(_c.status == S.PENDING.value, column.is_(None), _c.created_at <= waiting_since)
+    due = select(_c.id).where(waiting).order_by(_c.created_at).limit(limit)
+    claimed = load(
+        CancellationRequest,
+        db.execute(update(_requests).where(_c.id.in_(due), waiting).values({column: now}).returning(*_requests.c)),
+    )
+    for request in claimed:
+        audit.append(db, actor="system", action=action, request_id=request.id, detail=detail(request))
+    return claimed
 
 
 def recent_by_requester(db: Connection, requester: str, *, limit: int = 10) -> list[CancellationRequest]:

@@ -64,10 +64,24 @@ def approve(core: Core, request_id: str, *, approver: str) -> Result:
 
 
 @answers_refusals
-def reject(core: Core, request_id: str, *, approver: str) -> Result:
+def reject(core: Core, request_id: str, *, approver: str, reason: str = "") -> Result:
+    """pending -> rejected, with the approver's reason (on the request and in its audit event) when given."""
     request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="reject")
     _refuse_if_expired(core, request)
-    return _close(core, request, target=S.REJECTED, by=approver, action="request.rejected", role=Role.APPROVER)
+    return _close(
+        core, request, target=S.REJECTED, by=approver, action="request.rejected", role=Role.APPROVER, reason=reason
+    )
+
+
+@answers_refusals
+def may_reject(core: Core, request_id: str, *, approver: str) -> Result:
+    """Whether `approver` may reject the request now (before they are asked why); nothing is changed. The
+    rejection itself checks again, in its one conditional statement."""
+    request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="reject")
+    _refuse_if_expired(core, request)
+    if request.status != S.PENDING:
+        return Result(ok=False, request=request, refusal=Refusal.ALREADY_DECIDED)
+    return Result(ok=True, request=request)
 
 
 @answers_refusals
@@ -234,7 +248,14 @@ def _refuse_if_expired(core: Core, request: CancellationRequest) -> None:
 
 
 def _close(
-    core: Core, request: CancellationRequest, *, target: RequestStatus, by: str, action: str, role: Role | None = None
+    core: Core,
+    request: CancellationRequest,
+    *,
+    target: RequestStatus,
+    by: str,
+    action: str,
+    role: Role | None = None,
+    reason: str = "",
 ) -> Result:
     now = core.clock()
     return transitions.decide(
@@ -246,9 +267,11 @@ def _close(
             actor=by,
             action=action,
             actor_role=role,
+            detail={"why": reason} if reason else {},
             decided_by=by,
             decided_at=now,
             finished_at=now,
+            decision_reason=reason or None,
         ),
     )
 

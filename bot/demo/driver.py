@@ -74,20 +74,9 @@ class SlackDriver:
     def command(self, text: str, *, user: str, channel: str = "C0456EFGH", **kwargs: Any) -> httpx.Response:
         return self.post(self.command_body(text, user=user, channel=channel), **kwargs)
 
-    def click_body(
-        self,
-        action_id: str,
-        value: str,
-        *,
-        user: str,
-        channel: str = "C0456EFGH",
-        message_ts: str = "1.000100",
-        from_home: bool = False,
-    ) -> str:
-        payload = self.click_payload(
-            action_id, value, user=user, channel=channel, message_ts=message_ts, from_home=from_home
-        )
-        return "payload=" + quote(json.dumps(payload))
+    def click_body(self, action_id: str, value: str, **details: Any) -> str:
+        """The form body of a click over HTTP; `details` as click_payload takes them."""
+        return "payload=" + quote(json.dumps(self.click_payload(action_id, value, **details)))
 
     def click_payload(
         self,
@@ -132,6 +121,30 @@ class SlackDriver:
             payload["container"] = {"type": "view", "view_id": "V0HOME0001"}
             payload["view"] = {"id": "V0HOME0001", "type": "home", "blocks": []}
         return payload
+
+    @staticmethod
+    def submission_payload(view: dict[str, Any], *, user: str, values: dict[str, dict[str, str]]) -> dict[str, Any]:
+        """A view_submission of a modal the bot opened: `values` maps block id -> action id -> the typed text."""
+        state = {
+            block: {action: {"type": "plain_text_input", "value": typed} for action, typed in fields.items()}
+            for block, fields in values.items()
+        }
+        return {
+            "type": "view_submission",
+            "team": TEAM,
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM["id"]},
+            "api_app_id": "A0ABCDEF1",
+            "token": "verification_token_unused",
+            "trigger_id": f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}",
+            "view": {**view, "state": {"values": state}, "hash": "156772938.1827394"},
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+
+    def submit(self, view: dict[str, Any], *, user: str, values: dict[str, dict[str, str]]) -> httpx.Response:
+        payload = self.submission_payload(view, user=user, values=values)
+        return self.post("payload=" + quote(json.dumps(payload)))
 
     @staticmethod
     def home_opened_payload(user: str, *, event_id: str = "Ev0001") -> dict[str, Any]:

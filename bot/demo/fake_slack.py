@@ -57,6 +57,8 @@ class FakeSlack:
         self._posted: dict[tuple[str, str], Message] = {}  # (channel, ts) -> message, for chat.update
         self.unreachable_channels: set[str] = set()
         self.views: dict[str, dict[str, Any]] = {}  # user -> the App Home view last published
+        self.modals: list[dict[str, Any]] = []  # views.open: each modal opened, with its trigger_id and id
+        self._used_triggers: set[str] = set()
         self.files: list[dict[str, Any]] = []  # uploads completed: channel, filename, content
         self._uploads: dict[str, dict[str, Any]] = {}
         self._failures: list[Failure] = []
@@ -190,9 +192,21 @@ class FakeSlack:
         if method == "conversations.open":
             user = str(args.get("users", "")).split(",")[0]
             return 200, {"ok": True, "channel": {"id": f"D{user}"}}, {}
+        if method == "views.open":
+            # Slack takes a trigger once, within 3 s of the interaction that made it.
+            trigger = str(args.get("trigger_id") or "")
+            if not trigger or trigger in self._used_triggers:
+                return 200, {"ok": False, "error": "invalid_trigger_id" if not trigger else "expired_trigger_id"}, {}
+            self._used_triggers.add(trigger)
+            opened = {
+                **(_json_field(args.get("view")) or {}),
+                "id": f"V{len(self.modals) + 1:08d}",
+                "trigger_id": trigger,
+            }
+            self.modals.append(opened)
+            return 200, {"ok": True, "view": opened}, {}
         if method == "views.publish":
-            view = args.get("view")
-            self.views[str(args.get("user_id"))] = json.loads(view) if isinstance(view, str) else dict(view or {})
+            self.views[str(args.get("user_id"))] = _json_field(args.get("view")) or {}
             return 200, {"ok": True}, {}
         if method == "files.getUploadURLExternal":
             file_id = f"F{len(self._uploads) + 1:08d}"

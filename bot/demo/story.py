@@ -82,6 +82,17 @@ class Demo:
         self.out(f"  {NAMES[user]} clicks [ {label} ] and confirms")
         self.driver.click(action, request_id, user=user, channel=CHANNEL)
 
+    def reject(self, user: str, request_id: str, reason: str) -> None:
+        """Reject opens a form that asks why; the reason goes to the card, the thread, the requester and the audit."""
+        before = len(self.slack.modals)
+        self.out(f"  {NAMES[user]} clicks [ Reject ]; a form asks why")
+        self.driver.click(blocks.REJECT, request_id, user=user, channel=CHANNEL)
+        self.stack.wait_until(lambda: len(self.slack.modals) > before, what="the reject form")
+        self.out(f'  {NAMES[user]} types "{reason}" and clicks [ Reject ]')
+        self.driver.submit(
+            self.slack.modals[-1], user=user, values={blocks.REASON_BLOCK: {blocks.REASON_INPUT: reason}}
+        )
+
     def latest_request_id(self) -> str:
         return self.stack.latest_request_id(CHANNEL)
 
@@ -162,10 +173,10 @@ def story(demo: Demo) -> None:
     demo.show_card(first)
     out(f"  sandbox cancel calls for sb_1001: {demo.services.registry['sandbox'].cancel_calls.count('sb_1001')}")  # type: ignore[attr-defined]
 
-    demo.say("Sam asks for another cancellation; Alex rejects it")
+    demo.say("Sam asks for another cancellation; Alex rejects it, saying why")
     demo.command(SAM, "sandbox sb_1002 customer says the account is a duplicate")
     second = demo.latest_request_id()
-    demo.click(ALEX, blocks.REJECT, second)
+    demo.reject(ALEX, second, "Not a duplicate: the customer has two brands (ticket #4812)")
     demo.wait_status(second, {RequestStatus.REJECTED.value})
     demo.show_card(second)
 

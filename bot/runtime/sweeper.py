@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 
 from bot.core import admin, tracking, upkeep
+from bot.core import follow_up as follow_ups
 from bot.core.results import Result
 from bot.runtime.periodic import Periodic
 from bot.runtime.services import Services
@@ -35,6 +36,7 @@ def sweep_once(services: Services) -> int:
         delivery.show_grant(client, grant)
     upkeep.forget_dead_processes(core, silent_for=FORGET_PROCESSES_AFTER)
     upkeep.summarize_refusals(core)
+    follow_up(services)
     check_audit_if_due(services)
     return len(expired) + len(recovered)
 
@@ -72,6 +74,25 @@ def catch_up_slack(services: Services, *, budget: float) -> int:
             tracking.slack_recovered(services.core, request)
             caught_up += 1
     return caught_up
+
+
+def follow_up(services: Services) -> follow_ups.FollowUps:
+    """Remind the approvers of requests waiting REMIND_AFTER_MINUTES (a line in the card's thread that mentions
+    them), and DM the admins about those waiting ESCALATE_AFTER_MINUTES; each once per request."""
+    settings, client = services.settings, services.client
+    done = follow_ups.follow_up(
+        services.core,
+        remind_after=timedelta(minutes=settings.remind_after_minutes) if settings.remind_after_minutes else None,
+        escalate_after=timedelta(minutes=settings.escalate_after_minutes) if settings.escalate_after_minutes else None,
+        approvers_group=settings.approvers_group,
+    )
+    for request in [*done.reminded, *done.escalated]:
+        services.delivery.sync(client, request.id)  # the thread line; the sweep catches it up if Slack fails
+    for request in done.escalated:
+        message = text.escalation(request, waited=services.core.clock() - request.created_at)
+        for admin_id in done.admins:
+            services.delivery.dm(client, admin_id, message)
+    return done
 
 
 def check_audit_if_due(services: Services) -> bool:

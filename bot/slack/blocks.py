@@ -13,12 +13,16 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    PlainTextInputElement,
     SectionBlock,
 )
+from slack_sdk.models.views import View
 
 from bot.core.reads import HOME_LIMIT, Home
 from bot.slack import text as messages
+from bot.slack.commands import REASON_MAX
 from bot.slack.text import clip as _clip
 from bot.slack.text import escape as _escape
 from providers.base import SubscriptionSnapshot
@@ -34,6 +38,9 @@ VERIFY = "cancel_sub_verify"
 GRANT_CONFIRM = "cancel_sub_grant_confirm"
 GRANT_DECLINE = "cancel_sub_grant_decline"
 ACTION_IDS = (APPROVE, REJECT, WITHDRAW, RETRY, VERIFY, GRANT_CONFIRM, GRANT_DECLINE)
+# The form that asks an approver why they reject: its callback id, and where its one field is.
+REJECT_VIEW = "cancel_sub_reject_reason"
+REASON_BLOCK, REASON_INPUT = "reason", "reason_input"
 
 SECTION_LIMIT = 3000
 MESSAGE_LIMIT = 3900
@@ -122,13 +129,7 @@ def _buttons(request: CancellationRequest, *, effect: str) -> list[ButtonElement
                     danger=True,
                 ),
             ),
-            ButtonElement(
-                text="Reject",
-                action_id=REJECT,
-                value=request.id,
-                style="danger",
-                confirm=_confirm(*messages.REJECT_DIALOG),
-            ),
+            ButtonElement(text="Reject", action_id=REJECT, value=request.id, style="danger"),  # a form asks why
             ButtonElement(
                 text="Withdraw",
                 action_id=WITHDRAW,
@@ -187,6 +188,38 @@ def status_view(request: CancellationRequest, events: list[AuditEvent], *, provi
         *(messages.audit_line(e) for e in events),
     ]
     return _clip("\n".join(lines), MESSAGE_LIMIT)
+
+
+def reject_form(request: CancellationRequest, *, required: bool) -> dict[str, Any]:
+    """The modal that asks why, for `request` (carried in private_metadata)."""
+    return View(
+        type="modal",
+        callback_id=REJECT_VIEW,
+        private_metadata=request.id,
+        title=messages.REJECT_FORM_TITLE,
+        submit=messages.REJECT_FORM_SUBMIT,
+        close=messages.FORM_CLOSE,
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=_clip(messages.reject_form_intro(request), SECTION_LIMIT))),
+            InputBlock(
+                block_id=REASON_BLOCK,
+                label=messages.REJECT_REASON_LABEL,
+                optional=not required,
+                element=PlainTextInputElement(
+                    action_id=REASON_INPUT,
+                    multiline=True,
+                    max_length=REASON_MAX,
+                    placeholder=messages.REJECT_REASON_PLACEHOLDER,
+                ),
+            ),
+        ],
+    ).to_dict()
+
+
+def submitted_reason(view: dict[str, Any]) -> str:
+    """What the approver typed in the reject form ('' when nothing)."""
+    field = ((view.get("state") or {}).get("values") or {}).get(REASON_BLOCK) or {}
+    return str((field.get(REASON_INPUT) or {}).get("value") or "").strip()
 
 
 def grant_card(grant: RoleGrant) -> tuple[str, list[dict[str, Any]]]:

@@ -101,6 +101,17 @@ def parse(typed: str) -> Command:
     return AskCommand(provider=first, subscription_id=words[1], reason=reason)
 
 
+def reason_problem(reason: str, *, required: bool) -> str | None:
+    """What is wrong with a reason typed in a form, to show on its field; None when it will do."""
+    if UNSTORABLE.search(reason):
+        return text.UNSTORABLE_TEXT
+    if not reason:
+        return text.REJECT_REASON_REQUIRED if required else None
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        return text.reason_length(REASON_MIN, REASON_MAX, len(reason))
+    return None
+
+
 def unescape(typed: str) -> str:
     """Slack sends a command's `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;`: the text as the person typed it, to
     be stored as such and escaped exactly once wherever it is shown (bot.slack.text.escape). Every word is taken

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.core.admin import AuditLookup, AuditSubject, Change, RoleChange, RoleRefusal
 from bot.core.results import Refusal, Result
@@ -97,7 +98,9 @@ def status_line(request: CancellationRequest) -> str:
     if status is S.UNKNOWN:
         return f":warning: *Result unknown.* {outcome_words(request.outcome)}"
     if status is S.REJECTED:
-        return f":no_entry_sign: *Rejected* by {by} {at}. Nothing was cancelled."
+        reason = " ".join((request.decision_reason or "").split())
+        why = f" Reason: _{escape(clip(reason, 600))}_" if reason else ""
+        return f":no_entry_sign: *Rejected* by {by} {at}. Nothing was cancelled.{why}"
     if status is S.WITHDRAWN:
         if request.decided_by is None:
             return ":leftwards_arrow_with_hook: *Closed:* the card could not be posted. Nothing was cancelled."
@@ -169,6 +172,8 @@ ACTION_WORDS = {
     "access.denied": "was refused (no role)",
     "limit.approvals": "was refused (approval limit reached)",
     "refusals.repeated": "was refused again, more times (counted, not each written)",
+    "request.reminded": "reminded the approvers",
+    "request.escalated": "told the admins it is still waiting",
 }
 
 
@@ -186,7 +191,29 @@ def audit_line(event: AuditEvent) -> str:
         line += f": _{escape(str(detail.get('reason', '')))}_"
     elif "why" in detail:
         line += f" ({escape(str(detail['why']))})"
+    elif event.action == "request.reminded":
+        line += f" after {detail.get('waited_minutes', '?')} min: {_approvers_named(detail)}"
+    elif event.action == "request.escalated":
+        line += f" after {detail.get('waited_minutes', '?')} min"
     return line
+
+
+def _approvers_named(detail: dict[str, Any]) -> str:
+    """The reminder's mentions: the user group, or each approver (ids from the role table, never typed text)."""
+    if detail.get("group"):
+        return f"<!subteam^{detail['group']}>, this waits for one of you."
+    named = " ".join(mention(str(user)) for user in detail.get("approvers", []))
+    more = f" and {detail['more']} more approvers" if detail.get("more") else ""
+    return f"{named}{more}, this waits for one of you." if named else "no approver holds the role: an admin grants it."
+
+
+def escalation(request: CancellationRequest, *, waited: timedelta) -> str:
+    minutes = int(waited.total_seconds() // 60)
+    return (
+        f":hourglass: Request `{request.id}` by {mention(request.requester)} in <#{request.channel}> to cancel "
+        f"`{escape(request.subscription_id)}` has waited {minutes} minutes for an approver. It expires "
+        f"{when(request.expires_at)}."
+    )
 
 
 def usage(enabled: str) -> str:
@@ -456,7 +483,22 @@ def export_comment(count: int, since: datetime | None) -> str:
 # -- cards and the App Home ------------------------------------------------------------------------------------
 
 APPROVE_DIALOG = ("Cancel this subscription?", "Cancel it")
-REJECT_DIALOG = ("Reject this request?", "Nothing will be cancelled.", "Reject")
+REJECT_FORM_TITLE = "Reject request"  # a modal's title and buttons: 24 characters at most
+REJECT_FORM_SUBMIT = "Reject"
+FORM_CLOSE = "Cancel"
+REJECT_REASON_LABEL = "Why? The requester and the audit log will see this."
+REJECT_REASON_PLACEHOLDER = "e.g. the customer asked to stay on the plan (ticket #4812)"
+FORM_NOT_OPENED = "I could not open the form (Slack said no in time). Click the button again."
+
+
+def reject_form_intro(request: CancellationRequest) -> str:
+    return (
+        f"Reject request `{request.id}` to cancel `{escape(request.subscription_id)}`, asked by "
+        f"{mention(request.requester)}? Nothing will be cancelled."
+    )
+
+
+REJECT_REASON_REQUIRED = "A reason is required: the requester is told why."
 WITHDRAW_DIALOG = ("Withdraw your request?", "Only the requester can withdraw.", "Withdraw")
 RETRY_DIALOG = (
     "Retry the cancel?",

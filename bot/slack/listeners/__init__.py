@@ -15,6 +15,7 @@ def register(app: App, services: Services) -> None:
     app.command(COMMAND)(commands.on_command)
     app.action(blocks.APPROVE)(actions.on_approve)
     app.action(blocks.REJECT)(actions.on_reject)
+    app.view(blocks.REJECT_VIEW)(actions.on_reject_submitted)
     app.action(blocks.WITHDRAW)(actions.on_withdraw)
     app.action(blocks.RETRY)(actions.on_retry)
     app.action(blocks.VERIFY)(actions.on_verify)

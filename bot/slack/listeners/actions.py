@@ -14,7 +14,8 @@ from bot.core import admin, decisions, reads
 from bot.core.admin import Change, RoleRefusal
 from bot.core.results import Refusal, Result
 from bot.runtime.services import Services
-from bot.slack import alerts, home, text
+from bot.slack import alerts, blocks, home, text
+from bot.slack.commands import reason_problem
 from bot.slack.errors import SLACK_FAILURES, slack_error
 from bot.slack.listeners.handover import hand_over, pool_for_request, tell_busy
 from storage.models import CancellationRequest, Role
@@ -83,11 +84,52 @@ def on_reject(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond, services: Services
 ) -> None:
     ack()
-    decide_later(services, client, Click.of(services, body, action, respond, client), reject)
+    click = Click.of(services, body, action, respond, client)
+    trigger_id = str(body.get("trigger_id") or "")
+    if not hand_over(services.slack_pool, ask_why, services, client, click, trigger_id):
+        tell_busy(services, click.tell, None)
 
 
-def reject(services: Services, client: WebClient, click: Click) -> None:
-    show_decision(services, client, click, decisions.reject(services.core, click.target, approver=click.user))
+def ask_why(services: Services, client: WebClient, click: Click, trigger_id: str) -> None:
+    """Open the reject form for an approver while the request is still pending (Slack allows 3 s from the click);
+    say why not otherwise."""
+    allowed = decisions.may_reject(services.core, click.target, approver=click.user)
+    if not allowed.ok or allowed.request is None:
+        show_decision(services, client, click, allowed)
+        return
+    form = blocks.reject_form(allowed.request, required=services.settings.reject_reason_required)
+    try:
+        client.views_open(trigger_id=trigger_id, view=form)
+    except SLACK_FAILURES as exc:
+        log.warning("could not open the reject form: %s", slack_error(exc))
+        click.tell(text.FORM_NOT_OPENED)
+
+
+def on_reject_submitted(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, services: Services
+) -> None:
+    """The reject form sent: a problem with the reason is shown on its field (the form stays open); otherwise the
+    form closes and the request is rejected after the ack."""
+    reason = blocks.submitted_reason(view)
+    problem = reason_problem(reason, required=services.settings.reject_reason_required)
+    if problem is not None:
+        ack(response_action="errors", errors={blocks.REASON_BLOCK: problem})
+        return
+    ack()
+    user = str((body.get("user") or {}).get("id", ""))
+    click = Click(
+        user=user,
+        target=str(view.get("private_metadata") or "")[:64],
+        tell=replier(services, body, None, client, user),
+        from_home=False,
+    )
+    decide_later(services, client, click, reject, reason)
+
+
+def reject(services: Services, client: WebClient, click: Click, reason: str = "") -> None:
+    show_decision(
+        services, client, click, decisions.reject(services.core, click.target, approver=click.user, reason=reason)
+    )
     refresh_home(services, client, click)
 
 
@@ -160,9 +202,10 @@ def decide_grant(services: Services, client: WebClient, click: Click, confirm: b
 # -- shared by the listeners above ---------------------------------------------------------------------------
 
 
-def replier(services: Services, body: dict[str, Any], respond: Respond, client: WebClient, user: str) -> Tell:
-    """How to answer the clicker privately: ephemeral where the click came from a message, a DM from the Home."""
-    if body.get("response_url"):
+def replier(services: Services, body: dict[str, Any], respond: Respond | None, client: WebClient, user: str) -> Tell:
+    """How to answer the clicker privately: ephemeral where the click came from a message, a DM from the Home or
+    a form."""
+    if respond is not None and body.get("response_url"):
 
         def ephemeral(message: str) -> None:
             respond(text=message, response_type="ephemeral", replace_original=False)

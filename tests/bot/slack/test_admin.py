@@ -17,7 +17,7 @@ from bot.slack import blocks
 from storage import audit, chain, roles
 from storage.models import Role
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, APPROVER_2, CHANNEL, STRANGER
-from tests.bot.slack.test_scenarios import ask, ask_and_get_id, click, ephemeral_to, request_count
+from tests.bot.slack.test_scenarios import ask, ask_and_get_id, click, ephemeral_to, reject, request_count
 
 ADMIN_2, NEWBIE = "U0ADMIN02", "U0NEWBIE1"
 
@@ -171,7 +171,7 @@ def test_audit_summaries_by_subscription_user_and_request(stack: LocalStack) -> 
 
 def test_export_sends_a_csv_dm_that_matches_the_audit_table(stack: LocalStack) -> None:
     request_id = ask_and_get_id(stack, "sandbox sb_1002 customer asked")
-    click(stack, blocks.REJECT, request_id, APPROVER)
+    reject(stack, request_id, APPROVER)
     stack.wait_status(request_id, "rejected")
     assert "Preparing the audit export" in ask(stack, "export --since 30d", user=ADMIN).text
     stack.wait_until(lambda: len(stack.slack.files) == 1, what="the uploaded file")
@@ -241,7 +241,7 @@ def test_the_requester_hears_of_each_step_once(stack: LocalStack) -> None:
     rejected = ask_and_get_id(stack, "sandbox sb_1002 customer asked")
     expiring = ask_and_get_id(stack, "sandbox sb_1003 customer asked")
     click(stack, blocks.APPROVE, approved, APPROVER)
-    click(stack, blocks.REJECT, rejected, APPROVER)
+    reject(stack, rejected, APPROVER)
     with stack.services.database.engine.begin() as connection:
         connection.execute(
             text("UPDATE cancellation_requests SET expires_at = :t WHERE id = :id"),

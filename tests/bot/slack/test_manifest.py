@@ -19,6 +19,7 @@ SCOPES = {
     "chat_postEphemeral": "chat:write",
     "conversations_open": "im:write",
     "views_publish": None,  # App Home needs no scope beyond the event
+    "views_open": None,  # a modal needs the interaction's trigger_id, no scope
     "files_upload_v2": "files:write",
     "users_info": "users:read",
     "auth_test": None,

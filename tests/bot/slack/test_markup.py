@@ -24,6 +24,7 @@ from providers.registry import Registry
 from providers.sandbox import SandboxProvider
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, APPROVER_2, CHANNEL, STRANGER, grant_defaults
 from tests.bot.slack.test_admin import open_home
+from tests.bot.slack.test_scenarios import reject
 
 MARKUP = settings(
     max_examples=int(os.environ.get("MARKUP_EXAMPLES", "30")),
@@ -178,7 +179,7 @@ def test_a_whole_request_shows_typed_and_provider_text_escaped_once(
         stack.driver.click(blocks.APPROVE, request_id, user=APPROVER, channel=CHANNEL)
         stack.wait_status(request_id, "cancelled", "failed")
     else:
-        stack.driver.click(blocks.REJECT, request_id, user=APPROVER, channel=CHANNEL)
+        reject(stack, request_id, APPROVER, reason=reason)  # typed in a form: it arrives as typed, not escaped
         stack.wait_status(request_id, "rejected")
     command(f"status {request_id}")
     command(f"audit {subscription}", user=ADMIN)

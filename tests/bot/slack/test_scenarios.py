@@ -46,6 +46,15 @@ def click(stack: LocalStack, action: str, request_id: str, user: str) -> httpx.R
     return response
 
 
+def reject(stack: LocalStack, request_id: str, user: str, reason: str = "the customer stays") -> None:
+    """Reject through its form: the click opens it, the submission (with `reason`) decides."""
+    before = len(stack.slack.modals)
+    click(stack, blocks.REJECT, request_id, user)
+    stack.wait_until(lambda: len(stack.slack.modals) > before, what="the reject form")
+    values = {blocks.REASON_BLOCK: {blocks.REASON_INPUT: reason}}
+    assert stack.driver.submit(stack.slack.modals[-1], user=user, values=values).status_code == 200
+
+
 def ephemeral_to(stack: LocalStack, user: str, contains: str) -> None:
     stack.wait_until(
         lambda: any(contains in m.text for m in stack.slack.ephemerals(user)),
@@ -194,7 +203,7 @@ def test_onekey_happy_path_through_mock_transport(make_stack: Any) -> None:
 
 def test_reject(stack: LocalStack) -> None:
     request_id = ask_and_get_id(stack, "sandbox sb_1002 duplicate account")
-    click(stack, blocks.REJECT, request_id, APPROVER)
+    reject(stack, request_id, APPROVER)
     rejected = stack.wait_status(request_id, "rejected")
     assert rejected.decided_by == APPROVER
     stack.wait_until(lambda: "Rejected" in card_of(stack, request_id)["json"], what="the rejected card")

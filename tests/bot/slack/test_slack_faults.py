@@ -9,7 +9,16 @@ from bot.runtime.sweeper import sweep_once
 from bot.slack import blocks
 from storage import audit, requests
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, CHANNEL
-from tests.bot.slack.test_scenarios import ask, ask_and_get_id, card_of, chain_ok, click, ephemeral_to, request_count
+from tests.bot.slack.test_scenarios import (
+    ask,
+    ask_and_get_id,
+    card_of,
+    chain_ok,
+    click,
+    ephemeral_to,
+    reject,
+    request_count,
+)
 
 
 def test_a_rate_limited_card_post_is_retried_after_retry_after(stack: LocalStack) -> None:
@@ -59,7 +68,7 @@ def test_a_timed_out_card_update_is_caught_up_too(stack: LocalStack) -> None:
     request_id = ask_and_get_id(stack, "sandbox sb_1003 customer asked")
     stack.services.client.timeout = 1
     stack.slack.fail("chat.update", delay=1.5, times=100)
-    click(stack, blocks.REJECT, request_id, APPROVER)
+    reject(stack, request_id, APPROVER)
     stack.wait_status(request_id, "rejected")
     stack.wait_until(lambda: stack.request(request_id).card_dirty, what="the card to be marked stale")
     stack.slack.heal()
@@ -137,7 +146,7 @@ def test_slack_failing_part_way_through_a_backlog_repeats_no_line_and_loses_none
 def test_a_permanent_slack_error_ends_the_catch_up_with_an_audit_event_and_one_admin_dm(stack: LocalStack) -> None:
     request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked")
     stack.slack.fail("chat.update", status=200, error="message_not_found", times=100)
-    click(stack, blocks.REJECT, request_id, APPROVER)
+    reject(stack, request_id, APPROVER)
     stack.wait_status(request_id, "rejected")
     stack.wait_idle()
     stack.wait_until(lambda: stack.request(request_id).slack_gave_up == "message_not_found", what="the give-up")
@@ -159,7 +168,7 @@ def test_a_transient_slack_error_backs_off_and_the_catch_up_goes_oldest_first(st
     stack.wait_idle()
     stack.slack.fail("chat.update", status=500, error="internal_error", times=1000)
     for request_id in (second, first):
-        click(stack, blocks.REJECT, request_id, APPROVER)
+        reject(stack, request_id, APPROVER)
         stack.wait_status(request_id, "rejected")
     stack.wait_idle()
     assert all(stack.request(r).slack_retry_at is not None for r in (first, second))
