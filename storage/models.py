@@ -61,6 +61,7 @@ class CancellationRequest(SQLModel, table=True):
     outcome: str | None = Field(default=None, max_length=32)
     outcome_detail: str | None = None
     decision_reason: str | None = None  # why it was rejected, as the approver typed it
+    ticket_link: str | None = None  # the support ticket (or message) the request came from
     reminded_at: datetime | None = None  # the approvers were reminded that it waits (once)
     escalated_at: datetime | None = None  # the admins were told that it still waits (once)
     retry_safe: bool = False

@@ -149,6 +149,7 @@ def create(
     snapshot: str,
     expires_at: datetime,
     command_key: str | None = None,
+    ticket_link: str | None = None,
     audit_detail: dict[str, Any] | None = None,
 ) -> CancellationRequest:
     now = audit.utcnow()
@@ -164,6 +165,7 @@ def create(
         created_at=now,
         expires_at=expires_at,
         command_key=command_key,
+        ticket_link=ticket_link,
     )
     db.execute(_INSERT, request.model_dump())
     audit.append(
@@ -177,6 +179,7 @@ def create(
             "reason": reason,
             "channel": channel,
             "expires_at": chain.format_time(expires_at),
+            **({"ticket": ticket_link} if ticket_link else {}),
             **(audit_detail or {}),
         },
     )

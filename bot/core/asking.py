@@ -27,6 +27,7 @@ class Ask:
     reason: str
     channel: str
     command_key: str | None = None
+    ticket_link: str | None = None  # the support ticket or Slack message it came from, when given
 
 
 class _RoleRevoked(Exception):
@@ -64,6 +65,7 @@ def request(core: Core, ask: Ask) -> Result:
                 snapshot=found.snapshot.to_json(),
                 expires_at=core.clock() + core.policy.request_ttl,
                 command_key=ask.command_key,
+                ticket_link=ask.ticket_link,
                 audit_detail={"subscription_status": found.snapshot.status.value},
             )
             events = audit.events_for_request(db, created.id)

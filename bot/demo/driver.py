@@ -122,11 +122,52 @@ class SlackDriver:
             payload["view"] = {"id": "V0HOME0001", "type": "home", "blocks": []}
         return payload
 
+    def shortcut_payload(self, callback_id: str, *, user: str) -> dict[str, Any]:
+        """A global shortcut, chosen from the shortcuts menu: no channel, no response_url."""
+        return {
+            "type": "shortcut",
+            "token": "verification_token_unused",
+            "action_ts": f"{time.time():.6f}",
+            "team": TEAM,
+            "user": {"id": user, "username": user.lower(), "team_id": TEAM["id"]},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}",
+        }
+
+    def message_shortcut_payload(
+        self,
+        callback_id: str,
+        *,
+        user: str,
+        message_text: str,
+        message_ts: str = "1700000000.000200",
+        channel: str = "C0456EFGH",
+    ) -> dict[str, Any]:
+        """A message shortcut, chosen from a message's menu: the message, its channel and a response_url."""
+        return {
+            **self.shortcut_payload(callback_id, user=user),
+            "type": "message_action",
+            "message_ts": message_ts,
+            "response_url": self._response_url(user, channel),
+            "channel": {"id": channel, "name": "billing-ops"},
+            "message": {"type": "message", "user": "U0CUSTOMR", "ts": message_ts, "text": message_text},
+        }
+
+    def send_payload(self, payload: dict[str, Any]) -> httpx.Response:
+        """Any interaction payload, form-encoded and signed as Slack sends it."""
+        return self.post("payload=" + quote(json.dumps(payload)))
+
     @staticmethod
-    def submission_payload(view: dict[str, Any], *, user: str, values: dict[str, dict[str, str]]) -> dict[str, Any]:
-        """A view_submission of a modal the bot opened: `values` maps block id -> action id -> the typed text."""
+    def submission_payload(view: dict[str, Any], *, user: str, values: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """A view_submission of a modal the bot opened: `values` maps block id -> action id -> the typed text, or
+        the element's whole state (a dict: a select's `selected_option`, a channel's `selected_conversation`)."""
         state = {
-            block: {action: {"type": "plain_text_input", "value": typed} for action, typed in fields.items()}
+            block: {
+                action: typed if isinstance(typed, dict) else {"type": "plain_text_input", "value": typed}
+                for action, typed in fields.items()
+            }
             for block, fields in values.items()
         }
         return {
@@ -142,9 +183,8 @@ class SlackDriver:
             "enterprise": None,
         }
 
-    def submit(self, view: dict[str, Any], *, user: str, values: dict[str, dict[str, str]]) -> httpx.Response:
-        payload = self.submission_payload(view, user=user, values=values)
-        return self.post("payload=" + quote(json.dumps(payload)))
+    def submit(self, view: dict[str, Any], *, user: str, values: dict[str, dict[str, Any]]) -> httpx.Response:
+        return self.send_payload(self.submission_payload(view, user=user, values=values))
 
     @staticmethod
     def home_opened_payload(user: str, *, event_id: str = "Ev0001") -> dict[str, Any]:

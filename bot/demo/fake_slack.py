@@ -192,6 +192,12 @@ class FakeSlack:
         if method == "conversations.open":
             user = str(args.get("users", "")).split(",")[0]
             return 200, {"ok": True, "channel": {"id": f"D{user}"}}, {}
+        if method == "chat.getPermalink":  # any message: people's messages are not kept here, yet exist
+            if channel in self.unreachable_channels:
+                return 200, {"ok": False, "error": "channel_not_found"}, {}
+            ts = str(args.get("message_ts") or "")
+            link = f"https://acme.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+            return 200, {"ok": True, "channel": channel, "permalink": link}, {}
         if method == "views.open":
             # Slack takes a trigger once, within 3 s of the interaction that made it.
             trigger = str(args.get("trigger_id") or "")

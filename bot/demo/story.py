@@ -7,6 +7,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -14,7 +15,7 @@ from bot.core import reads
 from bot.demo.fake_slack import Message
 from bot.demo.stack import LocalStack
 from bot.demo.transcript import render_message
-from bot.slack import blocks
+from bot.slack import blocks, forms
 from storage import chain, roles
 from storage.models import RequestStatus, Role
 
@@ -92,6 +93,29 @@ class Demo:
         self.driver.submit(
             self.slack.modals[-1], user=user, values={blocks.REASON_BLOCK: {blocks.REASON_INPUT: reason}}
         )
+
+    def request_from_message(self, user: str, message: str, subscription_id: str) -> None:
+        """The message shortcut: the form opens with the message as the draft reason and its link as the ticket."""
+        before = len(self.slack.modals)
+        self.out(f"  {NAMES[user]} picks *Request cancellation* on the message: {message!r}")
+        payload = self.driver.message_shortcut_payload(forms.FROM_MESSAGE, user=user, message_text=message)
+        self.driver.send_payload(payload)
+        self.stack.wait_until(lambda: len(self.slack.modals) > before, what="the request form")
+        form = self.slack.modals[-1]
+        values = {b["block_id"]: b["element"] for b in form["blocks"] if b.get("type") == "input"}
+        reason, ticket = values[forms.REASON]["initial_value"], values[forms.TICKET]["initial_value"]
+        self.out(f"  the form opens: reason {reason!r}, ticket {ticket}")
+        self.out(f"  {NAMES[user]} picks Sandbox, types the id {subscription_id} and clicks [ Ask ]")
+        typed: dict[str, dict[str, Any]] = {
+            forms.PROVIDER: {forms.PROVIDER: {"selected_option": {"value": "sandbox"}}},
+            forms.SUBSCRIPTION: {forms.SUBSCRIPTION: subscription_id},
+            forms.REASON: {forms.REASON: reason},
+            forms.TICKET: {forms.TICKET: {"value": ticket}},
+            forms.CHANNEL: {forms.CHANNEL: {"selected_conversation": CHANNEL}},
+        }
+        cards = len(self.slack.channel_messages(CHANNEL))
+        self.driver.submit(form, user=user, values=typed)
+        self.stack.wait_until(lambda: len(self.slack.channel_messages(CHANNEL)) > cards, what="the card")
 
     def latest_request_id(self) -> str:
         return self.stack.latest_request_id(CHANNEL)
@@ -179,6 +203,12 @@ def story(demo: Demo) -> None:
     demo.reject(ALEX, second, "Not a duplicate: the customer has two brands (ticket #4812)")
     demo.wait_status(second, {RequestStatus.REJECTED.value})
     demo.show_card(second)
+
+    demo.say("A customer's email is forwarded into Slack; Sam asks from it with the message shortcut")
+    demo.request_from_message(SAM, "From jane@example.com: please cancel, I am moving abroad. Thanks!", "sb_1004")
+    from_message = demo.latest_request_id()
+    demo.stack.wait_until(lambda: demo.stack.request(from_message).card_ts is not None, what="the card recorded")
+    demo.show_card(from_message)
 
     demo.say("The provider's answer gets lost: the card offers Verify, which settles it by reading the subscription")
     demo.command(SAM, "sandbox sb_6001 chargeback risk, cancel now")

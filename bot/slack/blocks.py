@@ -23,6 +23,7 @@ from slack_sdk.models.views import View
 from bot.core.reads import HOME_LIMIT, Home
 from bot.slack import text as messages
 from bot.slack.commands import REASON_MAX
+from bot.slack.forms import NEW_REQUEST
 from bot.slack.text import clip as _clip
 from bot.slack.text import escape as _escape
 from providers.base import SubscriptionSnapshot
@@ -72,9 +73,12 @@ def request_card(
                 *_snapshot_fields(snapshot),
             ]
         ),
-        SectionBlock(text=MarkdownTextObject(text=_clip(f"*Reason*\n>{_escape(request.reason)}", SECTION_LIMIT))),
-        SectionBlock(text=MarkdownTextObject(text=f":warning: *Effect:* {effect}.")),
+        SectionBlock(text=MarkdownTextObject(text=_clip(f"*Reason*\n{_quoted(request.reason)}", SECTION_LIMIT))),
     ]
+    if request.ticket_link:
+        ticket = _clip(f":ticket: Ticket: {_escape(request.ticket_link)}", SECTION_LIMIT)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=ticket)]))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: *Effect:* {effect}.")))
     if snapshot is not None and snapshot.notes:
         notes = "\n".join(f"• {_escape(n)}" for n in snapshot.notes)
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(notes, SECTION_LIMIT))]))
@@ -87,6 +91,11 @@ def request_card(
     if buttons:
         blocks.append(ActionsBlock(block_id="decision", elements=buttons))
     return card_text(request, provider_label), [b.to_dict() for b in blocks]
+
+
+def _quoted(typed: str) -> str:
+    """Typed text as a block quote, every line of it (a reason from the form may have several)."""
+    return "\n".join(f">{_escape(line)}" for line in typed.splitlines() or [""])
 
 
 def _snapshot_fields(snapshot: SubscriptionSnapshot | None) -> list[MarkdownTextObject]:
@@ -250,7 +259,13 @@ def grant_card(grant: RoleGrant) -> tuple[str, list[dict[str, Any]]]:
 
 def home_view(home: Home) -> dict[str, Any]:
     """The App Home: what an approver may decide, the user's own requests, and for admins roles and the chain."""
-    parts: list[Block] = [HeaderBlock(text="cancel-sub")]
+    parts: list[Block] = [
+        HeaderBlock(text="cancel-sub"),
+        ActionsBlock(
+            block_id="home-new",
+            elements=[ButtonElement(text="New request", action_id=NEW_REQUEST, value="new", style="primary")],
+        ),
+    ]
     if home.is_approver:
         parts.append(SectionBlock(text=MarkdownTextObject(text=f"*Waiting for a decision* ({home.waiting})")))
         if not home.decidable:
@@ -261,7 +276,7 @@ def home_view(home: Home) -> dict[str, Any]:
                     text=MarkdownTextObject(
                         text=_clip(
                             f"`{request.id}` {request.provider} `{_escape(request.subscription_id)}` asked by "
-                            f"{messages.mention(request.requester)}: _{_escape(request.reason)}_\n"
+                            f"{messages.mention(request.requester)}: _{_escape(' '.join(request.reason.split()))}_\n"
                             f"Expires {messages.when(request.expires_at)}",
                             SECTION_LIMIT,
                         )

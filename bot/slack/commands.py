@@ -19,6 +19,11 @@ class Help:
 
 
 @dataclass(frozen=True)
+class NewForm:
+    """`/cancel-sub` alone, or `/cancel-sub new`: the request form."""
+
+
+@dataclass(frozen=True)
 class Invalid:
     error: str
 
@@ -63,7 +68,7 @@ class Export:
     since: str = ""
 
 
-Command = Help | Invalid | AskCommand | Status | ListRoles | Grant | Revoke | AuditQuery | Export
+Command = Help | NewForm | Invalid | AskCommand | Status | ListRoles | Grant | Revoke | AuditQuery | Export
 
 USAGE = {
     "roles": "roles",
@@ -77,7 +82,9 @@ USAGE = {
 def parse(typed: str) -> Command:
     """Split the command text; say exactly what is wrong when it cannot be understood."""
     typed = unescape((typed or "").strip())
-    if not typed or typed.lower() in {"help", "-h", "--help", "?"}:
+    if not typed or typed.lower() == "new":
+        return NewForm()
+    if typed.lower() in {"help", "-h", "--help", "?"}:
         return Help()
     if len(typed) > MAX_TEXT:
         return Invalid(text.too_long(len(typed), MAX_TEXT))
@@ -101,12 +108,12 @@ def parse(typed: str) -> Command:
     return AskCommand(provider=first, subscription_id=words[1], reason=reason)
 
 
-def reason_problem(reason: str, *, required: bool) -> str | None:
+def reason_problem(reason: str, *, required: bool, missing: str = text.REJECT_REASON_REQUIRED) -> str | None:
     """What is wrong with a reason typed in a form, to show on its field; None when it will do."""
     if UNSTORABLE.search(reason):
         return text.UNSTORABLE_TEXT
     if not reason:
-        return text.REJECT_REASON_REQUIRED if required else None
+        return missing if required else None
     if not REASON_MIN <= len(reason) <= REASON_MAX:
         return text.reason_length(REASON_MIN, REASON_MAX, len(reason))
     return None

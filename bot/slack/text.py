@@ -188,7 +188,10 @@ def audit_line(event: AuditEvent) -> str:
         said = detail.get("provider_detail") or ""
         line += f": *{detail['outcome']}*{status}{elapsed}" + (f" — {escape(str(said))}" if said else "")
     elif event.action == "request.created":
-        line += f": _{escape(str(detail.get('reason', '')))}_"
+        reason = " ".join(str(detail.get("reason", "")).split())
+        line += f": _{escape(reason)}_"
+        if detail.get("ticket"):
+            line += f" · ticket: {escape(str(detail['ticket']))}"
     elif "why" in detail:
         line += f" ({escape(str(detail['why']))})"
     elif event.action == "request.reminded":
@@ -220,7 +223,10 @@ def usage(enabled: str) -> str:
     return "\n".join(
         [
             f"*{COMMAND}* asks for a subscription to be cancelled; an approver confirms it.",
-            f"• `{COMMAND} {escape('<provider> <subscription-id> <reason>')}` ask (reason: 3 to 500 characters)",
+            f"• `{COMMAND}` alone opens a form (also the *Cancel a subscription* shortcut, and *Request "
+            "cancellation* on any message)",
+            f"• `{COMMAND} {escape('<provider> <subscription-id> <reason>')}` ask in one line (reason: 3 to 500 "
+            "characters)",
             f"• `{COMMAND} status {escape('<request-id>')}` where a request stands, with its history",
             f"• `{COMMAND} help` this message",
             f"Approvers: `{COMMAND} audit {escape('<subscription-id | @user | request-id>')} [--since 7d]`.",
@@ -483,6 +489,18 @@ def export_comment(count: int, since: datetime | None) -> str:
 # -- cards and the App Home ------------------------------------------------------------------------------------
 
 APPROVE_DIALOG = ("Cancel this subscription?", "Cancel it")
+REQUEST_FORM_TITLE = "Cancel a subscription"
+REQUEST_FORM_SUBMIT = "Ask"
+FORM_SUBSCRIPTION_HINT = "The id at the provider, e.g. a Kajabi purchase id or a OneKey subscription id."
+FORM_REASON_HINT = "Why the customer is cancelling: 3 to 500 characters. Approvers and the audit log see it."
+FORM_FOOTER = "An approver other than you decides; the card, its thread and your DMs show every step."
+FORM_OPENING_FAILED = (
+    "I could not open the form (Slack said no in time). Try again, or type "
+    f"`{COMMAND} {escape('<provider> <subscription-id> <reason>')}`."
+)
+PICK_A_PROVIDER = "Pick one of the enabled providers."
+TICKET_NOT_A_LINK = "Give a web link (https://…) of at most 500 characters, or leave it empty."
+CHANNEL_NEEDED = "Pick the channel where approvers should see the request."
 REJECT_FORM_TITLE = "Reject request"  # a modal's title and buttons: 24 characters at most
 REJECT_FORM_SUBMIT = "Reject"
 FORM_CLOSE = "Cancel"

@@ -6,7 +6,8 @@ from slack_bolt import App
 
 from bot.runtime.services import Services
 from bot.slack import blocks
-from bot.slack.listeners import actions, commands, events
+from bot.slack.forms import FROM_MESSAGE, NEW_REQUEST, REQUEST_VIEW
+from bot.slack.listeners import actions, commands, events, forms
 from bot.slack.text import COMMAND
 
 
@@ -22,3 +23,7 @@ def register(app: App, services: Services) -> None:
     app.action(blocks.GRANT_CONFIRM)(actions.on_grant_confirm)
     app.action(blocks.GRANT_DECLINE)(actions.on_grant_decline)
     app.event("app_home_opened")(events.on_app_home_opened)
+    app.shortcut(NEW_REQUEST)(forms.on_new_request)
+    app.action(NEW_REQUEST)(forms.on_new_request)  # the App Home's button
+    app.shortcut(FROM_MESSAGE)(forms.on_message_shortcut)
+    app.view(REQUEST_VIEW)(forms.on_request_submitted)

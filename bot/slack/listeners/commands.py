@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
-from bot.core import access, admin, asking, reads
+from bot.core import access, admin, reads
 from bot.core.admin import Change
 from bot.core.asking import Ask
 from bot.core.results import Refusal, Result
 from bot.core.since import parse_since
 from bot.runtime.services import Services
 from bot.slack import alerts, blocks, text
-from bot.slack.commands import AskCommand, AuditQuery, Export, Grant, Help, Invalid, ListRoles, Revoke, Status, parse
+from bot.slack.commands import (
+    AskCommand,
+    AuditQuery,
+    Export,
+    Grant,
+    Help,
+    Invalid,
+    ListRoles,
+    NewForm,
+    Revoke,
+    Status,
+    parse,
+)
 from bot.slack.errors import SLACK_FAILURES, SLACK_OR_ANSWER_FAILURES, slack_error
+from bot.slack.listeners import forms
 from bot.slack.listeners.handover import hand_over
+from bot.slack.listeners.requesting import make_request
 from bot.slack.mentions import mentioned_user
 from providers.base import InvalidSubscriptionId, UnknownProvider
 from storage.models import Role
@@ -31,6 +46,8 @@ def on_command(ack: Ack, command: dict[str, Any], respond: Respond, client: WebC
     match parse(command.get("text", "")):
         case Help():
             ack(text=text.usage(services.registry.describe_enabled()))
+        case NewForm():
+            forms.open_for_command(services, ack=ack, client=client, say=ephemeral(respond), command=command)
         case Invalid(error):
             ack(text=text.invalid_command(error, services.registry.describe_enabled()))
         case Status(request_id):
@@ -109,36 +126,20 @@ def ask(
         command_key=command_key,
     )
     work = services.provider_work.pool(provider.name)
-    if not hand_over(work, make_request, services, respond=respond, client=client, ask=request, label=provider.label):
+    say = ephemeral(respond)
+    if not hand_over(work, make_request, services, say=say, client=client, ask=request, label=provider.label):
         ack(text=text.busy(provider.label))
         return
     ack(text=text.looking_up(subscription_id, provider.label))
 
 
-def make_request(services: Services, *, respond: Respond, client: WebClient, ask: Ask, label: str) -> None:
-    """After the ack: read the subscription, store the request, post the card."""
-    result = asking.request(services.core, ask)
-    if result.duplicate:
-        return
-    if result.refusal is Refusal.OVER_LIMIT:
-        alerts.over_limit(services, client, user=ask.requester, kind="requests", result=result)
-    if result.refusal is Refusal.NO_ROLE:
-        alerts.denied(services, client, user=ask.requester, attempted="request", needed=Role.REQUESTER)
-    if not result.ok or result.request is None:
-        said = text.lookup_refusal(result, subscription_id=ask.subscription_id, provider_label=label)
-        respond(text=said, response_type="ephemeral")
-        return
-    request = result.request
-    posted = services.delivery.post_card(client, request)
-    if posted.ts is None:
-        closed = asking.close_unposted(services.core, request.id, why=posted.error or "card not posted")
-        closed_id = closed.request.id if closed.request else request.id
-        said = text.unposted(posted.error, closed_id, channel_error=posted.channel_error)
-        respond(text=said, response_type="ephemeral")
-        return
-    asking.card_posted(services.core, request.id, channel=request.channel, card_ts=posted.ts)
-    services.delivery.sync(client, request.id, refresh=False)  # the card was just posted as it is
-    respond(text=text.posted(request.id), response_type="ephemeral")
+def ephemeral(respond: Respond) -> Callable[[str], None]:
+    """Tell the person who typed the command, privately, where they typed it."""
+
+    def say(message: str) -> None:
+        respond(text=message, response_type="ephemeral")
+
+    return say
 
 
 def show_status(services: Services, *, ack: Ack, client: WebClient, user: str, request_id: str) -> None:

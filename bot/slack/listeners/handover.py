@@ -30,6 +30,6 @@ def pool_for_request(services: Services, request_id: str) -> ListenerPool:
     return services.provider_work.pool(request.provider) if request is not None else services.pool
 
 
-def tell_busy(services: Services, tell: Callable[[str], None], provider_label: str | None) -> None:
+def tell_busy(services: Services, tell: Callable[[str], object], provider_label: str | None) -> None:
     """Say so privately, on the Slack threads (a click's ack carries no text)."""
     hand_over(services.slack_pool, tell, text.busy(provider_label))

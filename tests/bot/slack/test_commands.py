@@ -4,12 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack.commands import AskCommand, AuditQuery, Export, Grant, Help, Invalid, ListRoles, Revoke, Status, parse
+from bot.slack.commands import (
+    AskCommand,
+    AuditQuery,
+    Export,
+    Grant,
+    Help,
+    Invalid,
+    ListRoles,
+    NewForm,
+    Revoke,
+    Status,
+    parse,
+)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "help", "HELP", "--help", "?"])
+@pytest.mark.parametrize("text", ["help", "HELP", "--help", "?"])
 def test_help(text: str) -> None:
     assert parse(text) == Help()
+
+
+@pytest.mark.parametrize("text", ["", "   ", "new", "NEW"])
+def test_the_form(text: str) -> None:
+    assert parse(text) == NewForm()
 
 
 def test_a_request_keeps_the_reason_whole() -> None:

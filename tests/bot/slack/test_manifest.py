@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.slack import forms
 from bot.slack import text as messages
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -20,6 +21,7 @@ SCOPES = {
     "conversations_open": "im:write",
     "views_publish": None,  # App Home needs no scope beyond the event
     "views_open": None,  # a modal needs the interaction's trigger_id, no scope
+    "chat_getPermalink": None,  # a message shortcut's ticket link
     "files_upload_v2": "files:write",
     "users_info": "users:read",
     "auth_test": None,
@@ -48,6 +50,15 @@ def test_mentions_are_escaped_and_the_home_tab_is_on() -> None:
     assert MANIFEST["features"]["slash_commands"][0]["should_escape"] is True
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
     assert "app_home_opened" in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
+
+
+def test_the_shortcuts_are_the_ones_the_app_registers() -> None:
+    declared = {(s["type"], s["callback_id"]) for s in MANIFEST["features"]["shortcuts"]}
+    assert declared == {("global", forms.NEW_REQUEST), ("message", forms.FROM_MESSAGE)}
+    for shortcut in MANIFEST["features"]["shortcuts"]:
+        assert len(shortcut["name"]) <= 24 and 0 < len(shortcut["description"]) <= 150
+    source = (ROOT / "bot" / "slack" / "listeners" / "__init__.py").read_text()
+    assert "app.shortcut(NEW_REQUEST)" in source and "app.shortcut(FROM_MESSAGE)" in source
 
 
 def test_interactivity_and_socket_mode_are_on() -> None:

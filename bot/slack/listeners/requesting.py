@@ -1,0 +1,40 @@
+"""Making a request after the ack, the same way for the slash command and the form: read the subscription, store
+the request, post the card, and tell the requester."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slack_sdk import WebClient
+
+from bot.core import asking
+from bot.core.asking import Ask
+from bot.core.results import Refusal
+from bot.runtime.services import Services
+from bot.slack import alerts, text
+from storage.models import Role
+
+
+def make_request(services: Services, *, say: Callable[[str], object], client: WebClient, ask: Ask, label: str) -> None:
+    """After the ack: read the subscription, store the request, post the card; `say` tells the requester privately
+    (an ephemeral for a command, a DM for the form)."""
+    result = asking.request(services.core, ask)
+    if result.duplicate:
+        return
+    if result.refusal is Refusal.OVER_LIMIT:
+        alerts.over_limit(services, client, user=ask.requester, kind="requests", result=result)
+    if result.refusal is Refusal.NO_ROLE:
+        alerts.denied(services, client, user=ask.requester, attempted="request", needed=Role.REQUESTER)
+    if not result.ok or result.request is None:
+        say(text.lookup_refusal(result, subscription_id=ask.subscription_id, provider_label=label))
+        return
+    request = result.request
+    posted = services.delivery.post_card(client, request)
+    if posted.ts is None:
+        closed = asking.close_unposted(services.core, request.id, why=posted.error or "card not posted")
+        closed_id = closed.request.id if closed.request else request.id
+        say(text.unposted(posted.error, closed_id, channel_error=posted.channel_error))
+        return
+    asking.card_posted(services.core, request.id, channel=request.channel, card_ts=posted.ts)
+    services.delivery.sync(client, request.id, refresh=False)  # the card was just posted as it is
+    say(text.posted(request.id))
