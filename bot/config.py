@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     kajabi_client_id: SecretStr = SecretStr("")
     kajabi_client_secret: SecretStr = SecretStr("")
     kajabi_base_url: str = DEFAULT_KAJABI_BASE_URL
+    kajabi_site_id: str = ""  # finding a customer's purchases by email searches this site
     onekey_api_key: SecretStr = SecretStr("")
     onekey_api_signature: SecretStr = SecretStr("")
     onekey_base_url: str = DEFAULT_ONEKEY_BASE_URL

@@ -128,6 +128,46 @@ class CancelResult:
         }
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """One subscription of a customer found by email, with what tells it apart from their others."""
+
+    subscription_id: str
+    status: SubscriptionStatus
+    product: str | None = None
+    amount: str | None = None
+    currency: str | None = None
+    started: str | None = None  # a date as the provider gives it
+
+
+@dataclass(frozen=True)
+class EmailSearch:
+    """What a search by a customer's email found: how many customers have that email, and (when exactly one
+    does) their subscriptions, active ones first. `problem` when the provider could not say."""
+
+    customers: int = 0
+    candidates: tuple[Candidate, ...] = ()
+    more: bool = False  # the customer has more subscriptions than were listed
+    problem: Outcome | None = None
+    detail: str = ""
+
+    def __repr__(self) -> str:  # the email is never part of it; the ids and counts are safe to show
+        return f"EmailSearch(customers={self.customers}, candidates={len(self.candidates)}, problem={self.problem})"
+
+
+@runtime_checkable
+class SearchesByEmail(Protocol):
+    """A provider that can find a customer's subscriptions from their email (Kajabi, the sandbox; not OneKey)."""
+
+    def find_by_email(self, email: str) -> EmailSearch: ...
+
+
+def active_first(candidates: list[Candidate]) -> tuple[Candidate, ...]:
+    """Active subscriptions first, then the rest; the newest first within each."""
+    newest = sorted(candidates, key=lambda c: c.started or "", reverse=True)
+    return tuple(sorted(newest, key=lambda c: c.status is not SubscriptionStatus.ACTIVE))
+
+
 @runtime_checkable
 class SubscriptionProvider(Protocol):
     name: str

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -23,14 +23,19 @@ from providers import _http
 from providers.base import (
     CancelEffect,
     CancelResult,
+    Candidate,
+    EmailSearch,
     InvalidSubscriptionId,
     LookupResult,
     Outcome,
     SubscriptionSnapshot,
     SubscriptionStatus,
+    active_first,
 )
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PAGE_SIZE = 50  # purchases asked for a page
+SEARCH_PURCHASES = 200  # at most this many of one customer's purchases are listed
 JSON_API = "application/vnd.api+json"
 # Fetch a new token this long before the old one runs out, so no call carries a token that dies in flight.
 TOKEN_MARGIN_SECONDS = 30.0
@@ -66,6 +71,7 @@ class KajabiProvider:
         client_id: str,
         client_secret: str,
         base_url: str = "https://api.kajabi.com",
+        site_id: str = "",
         sleep: _http.Sleep = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -73,6 +79,7 @@ class KajabiProvider:
         self._client_id = client_id
         self._client_secret = client_secret
         self._base = base_url.rstrip("/")
+        self._site_id = site_id
         self._sleep = sleep
         self._clock = clock
         self._token: _Token | None = None
@@ -173,6 +180,65 @@ class KajabiProvider:
         data = body.get("data") if isinstance(body, dict) else None
         attributes = data.get("attributes") if isinstance(data, dict) else None
         return attributes if isinstance(attributes, dict) else None
+
+    # -- search by email ---------------------------------------------------------------------------------
+
+    def find_by_email(self, email: str) -> EmailSearch:
+        """The customers whose email is exactly this (Kajabi's search is fuzzy: by name or email), and, when there
+        is one, their purchases (at most SEARCH_PURCHASES of them), active ones first."""
+        if not self._site_id:
+            return EmailSearch(problem=Outcome.FORBIDDEN, detail="KAJABI_SITE_ID is not set: Kajabi searches a site")
+        query = urlencode({"filter[site_id]": self._site_id, "filter[search]": email.strip(), "page[size]": 25})
+        customers = self._listing(f"/v1/customers?{query}")
+        if isinstance(customers, _Failure):
+            return EmailSearch(problem=customers.outcome, detail=customers.detail)
+        wanted = email.strip().casefold()
+        matching = [c for c in customers if str((c.get("attributes") or {}).get("email", "")).casefold() == wanted]
+        if len(matching) != 1:
+            return EmailSearch(customers=len(matching))
+        found: list[Candidate] = []
+        offers: dict[str, str | None] = {}
+        for number in range(1, SEARCH_PURCHASES // PAGE_SIZE + 1):
+            listed = urlencode(
+                {"filter[customer_id]": str(matching[0].get("id", "")), "page[number]": number, "page[size]": PAGE_SIZE}
+            )
+            purchases = self._listing(f"/v1/purchases?{listed}")
+            if isinstance(purchases, _Failure):
+                return EmailSearch(customers=1, problem=purchases.outcome, detail=purchases.detail)
+            found += [self._candidate(purchase, offers) for purchase in purchases if purchase.get("id")]
+            if len(purchases) < PAGE_SIZE:
+                return EmailSearch(customers=1, candidates=active_first(found))
+        return EmailSearch(customers=1, candidates=active_first(found), more=True)
+
+    def _listing(self, path: str) -> list[dict[str, Any]] | _Failure:
+        """The `data` list of a JSON:API listing, or why there is none."""
+        answer = self._resource("GET", path, _http.LOOKUP_POLICY)
+        if isinstance(answer, _Failure):
+            return answer
+        if answer.status_code != 200:
+            return _classify_error(answer, cancelling=False)
+        body = _http.json_body(answer)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            return _Failure(Outcome.UNKNOWN, f"unreadable listing: {_http.body_excerpt(answer)}", 200, False)
+        return [item for item in data if isinstance(item, dict)]
+
+    def _candidate(self, purchase: dict[str, Any], offers: dict[str, str | None]) -> Candidate:
+        attributes = purchase.get("attributes") or {}
+        offer_id = _related_id(purchase.get("relationships") or {}, "offer")
+        if offer_id and offer_id not in offers:
+            offer = self._related(f"/v1/offers/{quote(offer_id, safe='')}")
+            offers[offer_id] = str(offer.get("title")) if offer and offer.get("title") else None
+        cents = attributes.get("amount_in_cents")
+        currency = attributes.get("currency")
+        return Candidate(
+            subscription_id=str(purchase["id"]),
+            status=SubscriptionStatus.DEACTIVATED if attributes.get("deactivated_at") else SubscriptionStatus.ACTIVE,
+            product=offers.get(offer_id) if offer_id else None,
+            amount=str(Decimal(cents) / 100) if isinstance(cents, int) else None,
+            currency=currency.upper() if isinstance(currency, str) else None,
+            started=str(attributes.get("effective_start_at") or attributes.get("created_at") or "")[:10] or None,
+        )
 
     # -- cancel ------------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ class ProviderConfig:
     kajabi_client_id: str = ""
     kajabi_client_secret: str = ""
     kajabi_base_url: str = "https://api.kajabi.com"
+    kajabi_site_id: str = ""  # Kajabi's customer search needs the site
     onekey_api_key: str = ""
     onekey_api_signature: str = ""
     onekey_base_url: str = "https://api-stg.onekeypayments.com"
@@ -34,6 +36,9 @@ class ProviderConfig:
 
 def http_client(timeout_seconds: float, transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """Explicit timeouts: a short connect (nothing sent yet), a longer read (the provider is working)."""
+    # httpx logs each request's whole URL at INFO, and a search's URL holds the customer's email, which must
+    # never reach a log: only its warnings are let through.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     timeout = httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds))
     limits = httpx.Limits(max_connections=50, max_keepalive_connections=20)
     return httpx.Client(timeout=timeout, limits=limits, transport=transport, follow_redirects=False)
@@ -72,6 +77,7 @@ def build_registry(config: ProviderConfig, *, transport: httpx.BaseTransport | N
             client_id=config.kajabi_client_id,
             client_secret=config.kajabi_client_secret,
             base_url=config.kajabi_base_url,
+            site_id=config.kajabi_site_id,
         )
     if config.onekey_api_key and config.onekey_api_signature:
         providers["onekey"] = OneKeyProvider(

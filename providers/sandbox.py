@@ -8,7 +8,10 @@ Ids (also listed in the README):
     sb_5001             active; the first cancel fails with a provider error (safe to retry), the next succeeds
     sb_6001             active; the cancel goes through but its answer is lost (outcome unknown; Verify settles it)
     sb_many_<digits>    active, one per number (sb_many_1, sb_many_2, ...): for trying many requests at once
+    sb_1006             Ada Lovelace's second subscription (ada@example.com has two)
+    sb_7001 .. sb_7012  twelve subscriptions of one customer (many@example.com), three of them cancelled
     anything else       not found
+Every subscription has a customer email; `find_by_email` finds the subscriptions of the customer with that email.
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ from dataclasses import dataclass, replace
 from providers.base import (
     CancelEffect,
     CancelResult,
+    Candidate,
+    EmailSearch,
     InvalidSubscriptionId,
     LookupResult,
     Outcome,
     SubscriptionSnapshot,
     SubscriptionStatus,
+    active_first,
 )
 
 ID_PATTERN = re.compile(r"^[a-z0-9_]{1,64}$")
@@ -60,6 +66,17 @@ def catalogue() -> dict[str, _Subscription]:
         "sb_1002": _Subscription(
             _active("sb_1002", "Grace Hopper", "grace@example.com", "Team yearly", "480.00", "USD")
         ),
+        "sb_1006": _Subscription(_active("sb_1006", "Ada Lovelace", "ada@example.com", "Team yearly", "480.00", "USD")),
+        **{
+            f"sb_70{n:02d}": _Subscription(
+                replace(
+                    _active(f"sb_70{n:02d}", "Mary Many", "many@example.com", f"Course {n}", f"{n}.00", "USD"),
+                    status=SubscriptionStatus.CANCELLED if n % 4 == 0 else SubscriptionStatus.ACTIVE,
+                    dates={"start_date": f"2026-{n:02d}-01"},
+                )
+            )
+            for n in range(1, 13)
+        },
         "sb_1003": _Subscription(_active("sb_1003", "Alan Turing", "alan@example.com", "Basic monthly", "9.00", "EUR")),
         "sb_1004": _Subscription(
             _active("sb_1004", "Katherine Johnson", "kj@example.com", "Pro monthly", "49.00", "USD")
@@ -140,6 +157,23 @@ class SandboxProvider:
         with self._lock:
             snapshot = subscription.snapshot
         return LookupResult(snapshot, None, "", 200, int((time.monotonic() - started) * 1000))
+
+    def find_by_email(self, email: str) -> EmailSearch:
+        wanted = email.strip().casefold()
+        with self._lock:
+            found = [
+                Candidate(
+                    subscription_id=sub.snapshot.subscription_id,
+                    status=sub.snapshot.status,
+                    product=sub.snapshot.plan,
+                    amount=sub.snapshot.amount,
+                    currency=sub.snapshot.currency,
+                    started=sub.snapshot.dates.get("start_date"),
+                )
+                for sub in self._subscriptions.values()
+                if (sub.snapshot.customer_email or "").casefold() == wanted
+            ]
+        return EmailSearch(customers=1 if found else 0, candidates=active_first(found))
 
     def cancel(self, subscription_id: str) -> CancelResult:
         sub_id = self.validate_id(subscription_id)

@@ -10,7 +10,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Protocol, TypeVar
 
-from providers.base import CancelResult, LookupResult, Outcome, SubscriptionProvider
+from providers.base import CancelResult, EmailSearch, LookupResult, Outcome, SearchesByEmail, SubscriptionProvider
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,6 +61,17 @@ def lookup(runner: Runner, provider: SubscriptionProvider, subscription_id: str,
     except FutureTimeout:
         detail = f"no answer within {deadline:.0f} s"
         return LookupResult(None, Outcome.PROVIDER_ERROR, detail, None, int(deadline * 1000))
+
+
+def search(
+    runner: Runner, provider: SubscriptionProvider, searcher: SearchesByEmail, email: str, *, deadline: float
+) -> EmailSearch:
+    """The provider's search by a customer's email, or a problem when no answer came within `deadline`."""
+    future = runner.submit(provider.name, lambda: searcher.find_by_email(email))
+    try:
+        return _answer(future, deadline=deadline)
+    except FutureTimeout:
+        return EmailSearch(problem=Outcome.PROVIDER_ERROR, detail=f"no answer within {deadline:.0f} s")
 
 
 def _answer(future: Future[T], *, deadline: float) -> T:

@@ -211,6 +211,13 @@ class FakeSlack:
             }
             self.modals.append(opened)
             return 200, {"ok": True, "view": opened}, {}
+        if method == "views.update":
+            modal = next((m for m in self.modals if m["id"] == args.get("view_id")), None)
+            if modal is None:
+                return 200, {"ok": False, "error": "not_found"}, {}
+            modal.clear()
+            modal.update({**(_json_field(args.get("view")) or {}), "id": args.get("view_id")})
+            return 200, {"ok": True, "view": modal}, {}
         if method == "views.publish":
             self.views[str(args.get("user_id"))] = _json_field(args.get("view")) or {}
             return 200, {"ok": True}, {}

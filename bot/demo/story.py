@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -117,6 +118,24 @@ class Demo:
         self.driver.submit(form, user=user, values=typed)
         self.stack.wait_until(lambda: len(self.slack.channel_messages(CHANNEL)) > cards, what="the card")
 
+    def request_by_email(self, user: str, email: str, pick: str, reason: str) -> None:
+        """The command with an email: the customer's subscriptions to pick from, then the request as with an id."""
+        seen = len(self.slack.ephemerals(user))
+        self.command(user, f"sandbox {email} {reason}", expect=0)
+        self.stack.wait_until(lambda: len(self.slack.ephemerals(user)) > seen, what="the choices")
+        choices = self.slack.ephemerals(user)[-1]
+        self._seen_ephemerals = len(self.slack.ephemerals())
+        self.out(f"  ┌ only {NAMES[user]} sees")
+        self.show(choices, "  │ ")
+        self.out("  └")
+        button = next(
+            b["accessory"] for b in choices.blocks if pick in json.dumps(b.get("accessory", {}).get("value", ""))
+        )
+        self.out(f"  {NAMES[user]} clicks [ Request this one ] beside {pick}")
+        cards = len(self.slack.channel_messages(CHANNEL))
+        self.driver.click(button["action_id"], button["value"], user=user, channel=CHANNEL)
+        self.stack.wait_until(lambda: len(self.slack.channel_messages(CHANNEL)) > cards, what="the card")
+
     def latest_request_id(self) -> str:
         return self.stack.latest_request_id(CHANNEL)
 
@@ -209,6 +228,12 @@ def story(demo: Demo) -> None:
     from_message = demo.latest_request_id()
     demo.stack.wait_until(lambda: demo.stack.request(from_message).card_ts is not None, what="the card recorded")
     demo.show_card(from_message)
+
+    demo.say("Sam knows only the customer's email: the bot lists her subscriptions, Sam picks one")
+    demo.request_by_email(SAM, "ada@example.com", "sb_1006", "customer asked to stop the team plan")
+    by_email = demo.latest_request_id()
+    demo.stack.wait_until(lambda: demo.stack.request(by_email).card_ts is not None, what="the card recorded")
+    demo.show_card(by_email)
 
     demo.say("The provider's answer gets lost: the card offers Verify, which settles it by reading the subscription")
     demo.command(SAM, "sandbox sb_6001 chargeback risk, cancel now")

@@ -59,6 +59,7 @@ def provider_config(settings: Settings) -> ProviderConfig:
         kajabi_client_id=settings.kajabi_client_id.get_secret_value(),
         kajabi_client_secret=settings.kajabi_client_secret.get_secret_value(),
         kajabi_base_url=settings.kajabi_base_url,
+        kajabi_site_id=settings.kajabi_site_id,
         onekey_api_key=settings.onekey_api_key.get_secret_value(),
         onekey_api_signature=settings.onekey_api_signature.get_secret_value(),
         onekey_base_url=settings.onekey_base_url,

@@ -55,7 +55,7 @@ def request_form(
         ),
         InputBlock(
             block_id=SUBSCRIPTION,
-            label="Subscription id",
+            label="Subscription id, or the customer's email",
             hint=text.FORM_SUBSCRIPTION_HINT,
             element=PlainTextInputElement(action_id=SUBSCRIPTION, max_length=200),
         ),

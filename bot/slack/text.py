@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.core.admin import AuditLookup, AuditSubject, Change, RoleChange, RoleRefusal
 from bot.core.results import Refusal, Result
-from providers.base import Outcome
+from providers.base import EmailSearch, Outcome
 from storage.models import AuditEvent, CancellationRequest, RequestStatus, RoleAssignment, RoleGrant
 
 S = RequestStatus
@@ -226,7 +226,7 @@ def usage(enabled: str) -> str:
             f"• `{COMMAND}` alone opens a form (also the *Cancel a subscription* shortcut, and *Request "
             "cancellation* on any message)",
             f"• `{COMMAND} {escape('<provider> <subscription-id> <reason>')}` ask in one line (reason: 3 to 500 "
-            "characters)",
+            "characters); the customer's email in place of the id lists their subscriptions to pick from",
             f"• `{COMMAND} status {escape('<request-id>')}` where a request stands, with its history",
             f"• `{COMMAND} help` this message",
             f"Approvers: `{COMMAND} audit {escape('<subscription-id | @user | request-id>')} [--since 7d]`.",
@@ -491,7 +491,10 @@ def export_comment(count: int, since: datetime | None) -> str:
 APPROVE_DIALOG = ("Cancel this subscription?", "Cancel it")
 REQUEST_FORM_TITLE = "Cancel a subscription"
 REQUEST_FORM_SUBMIT = "Ask"
-FORM_SUBSCRIPTION_HINT = "The id at the provider, e.g. a Kajabi purchase id or a OneKey subscription id."
+FORM_SUBSCRIPTION_HINT = (
+    "The id at the provider (a Kajabi purchase id, a OneKey subscription id), or the customer's email: the bot "
+    "then lists their subscriptions to pick from (OneKey needs the id)."
+)
 FORM_REASON_HINT = "Why the customer is cancelling: 3 to 500 characters. Approvers and the audit log see it."
 FORM_FOOTER = "An approver other than you decides; the card, its thread and your DMs show every step."
 FORM_OPENING_FAILED = (
@@ -501,6 +504,47 @@ FORM_OPENING_FAILED = (
 PICK_A_PROVIDER = "Pick one of the enabled providers."
 TICKET_NOT_A_LINK = "Give a web link (https://…) of at most 500 characters, or leave it empty."
 CHANNEL_NEEDED = "Pick the channel where approvers should see the request."
+PICK_FORM_TITLE = "Pick the subscription"
+PICK_NOT_UNDERSTOOD = "That choice could not be read. Ask again with the subscription id or the customer's email."
+
+
+def picked(subscription_id: str, label: str) -> str:
+    return f"Asking for `{escape(subscription_id)}` at {escape(label)}…"
+
+
+SEARCH_HAS_MORE = (
+    "This customer has more subscriptions than are listed here: ask with the subscription id for the others."
+)
+
+
+def searching(label: str) -> str:
+    return f":mag: Looking for the customer's subscriptions at {escape(label)}…"
+
+
+def needs_id(label: str) -> str:
+    return f"{escape(label)} cannot look a customer up by email: give the subscription id instead."
+
+
+def pick_heading(*, label: str, total: int, first: int, last: int) -> str:
+    where = f"{first} to {last} of {total}" if total > last - first + 1 else f"{total}"
+    return f"The customer's subscriptions at {escape(label)} ({where}; active ones first). Pick the one to cancel:"
+
+
+def search_outcome(search: EmailSearch, *, label: str) -> str | None:
+    """Why nothing can be picked, or None when there are subscriptions to choose from."""
+    where = escape(label)
+    if search.problem is not None:
+        said = escape(search.detail) or search.problem.value
+        return f":warning: Could not search {where} ({said}). Try again, or give the subscription id."
+    if search.customers == 0:
+        return f"No customer at {where} has that email. Check it, or give the subscription id."
+    if search.customers > 1:
+        return f"{search.customers} customers at {where} match that email: give the subscription id instead."
+    if not search.candidates:
+        return f"That customer has no subscriptions at {where}."
+    return None
+
+
 REJECT_FORM_TITLE = "Reject request"  # a modal's title and buttons: 24 characters at most
 REJECT_FORM_SUBMIT = "Reject"
 FORM_CLOSE = "Cancel"

@@ -7,7 +7,8 @@ from slack_bolt import App
 from bot.runtime.services import Services
 from bot.slack import blocks
 from bot.slack.forms import FROM_MESSAGE, NEW_REQUEST, REQUEST_VIEW
-from bot.slack.listeners import actions, commands, events, forms
+from bot.slack.listeners import actions, commands, events, forms, picking
+from bot.slack.picking import PAGE, PICK, PICK_VIEW
 from bot.slack.text import COMMAND
 
 
@@ -27,3 +28,7 @@ def register(app: App, services: Services) -> None:
     app.action(NEW_REQUEST)(forms.on_new_request)  # the App Home's button
     app.shortcut(FROM_MESSAGE)(forms.on_message_shortcut)
     app.view(REQUEST_VIEW)(forms.on_request_submitted)
+    app.action(PICK)(picking.on_pick)
+    app.action(f"{PAGE}_prev")(picking.on_page)
+    app.action(f"{PAGE}_next")(picking.on_page)
+    app.view(PICK_VIEW)(picking.on_pick_submitted)

@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
-from bot.core import access, admin, reads
+from bot.core import access, admin, finding, reads
 from bot.core.admin import Change
 from bot.core.asking import Ask
 from bot.core.results import Refusal, Result
@@ -31,7 +31,7 @@ from bot.slack.commands import (
     parse,
 )
 from bot.slack.errors import SLACK_FAILURES, SLACK_OR_ANSWER_FAILURES, slack_error
-from bot.slack.listeners import forms
+from bot.slack.listeners import forms, picking
 from bot.slack.listeners.handover import hand_over
 from bot.slack.listeners.requesting import make_request
 from bot.slack.mentions import mentioned_user
@@ -109,6 +109,19 @@ def ask(
     """Validate before anything is stored or sent (bad input never reaches a provider), ack, then look up."""
     try:
         provider = services.registry.get_provider(asked.provider)
+        if finding.looks_like_email(asked.subscription_id):
+            picking.offer(
+                services,
+                ack=ack,
+                respond=respond,
+                client=client,
+                provider=provider,
+                email=asked.subscription_id,
+                reason=asked.reason,
+                user=user,
+                channel=channel,
+            )
+            return
         subscription_id = provider.validate_id(asked.subscription_id)
     except (UnknownProvider, InvalidSubscriptionId) as exc:
         ack(text=text.warning(str(exc)))

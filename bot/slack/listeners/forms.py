@@ -10,14 +10,16 @@ from typing import Any
 from slack_bolt import Ack
 from slack_sdk import WebClient
 
-from bot.core import access
+from bot.core import access, finding
 from bot.core.asking import Ask
 from bot.runtime.services import Services
-from bot.slack import alerts, forms, text
+from bot.slack import alerts, forms, picking, text
 from bot.slack.commands import REASON_MAX, REASON_MIN, UNSTORABLE, reason_problem
 from bot.slack.errors import SLACK_OR_ANSWER_FAILURES, slack_error
 from bot.slack.listeners.handover import hand_over, tell_busy
+from bot.slack.listeners.picking import search_into_form
 from bot.slack.listeners.requesting import make_request
+from bot.slack.picking import Asked
 from providers.base import InvalidSubscriptionId
 from storage.models import Role
 
@@ -103,8 +105,12 @@ def on_request_submitted(
     errors: dict[str, str] = {}
     provider = services.registry.get(typed.provider)
     subscription_id = ""
+    searching = finding.looks_like_email(typed.subscription)
     if provider is None:
         errors[forms.PROVIDER] = text.PICK_A_PROVIDER
+    elif searching:
+        if not finding.can_search(services.core, provider.name):
+            errors[forms.SUBSCRIPTION] = text.needs_id(provider.label)
     else:
         try:
             subscription_id = provider.validate_id(typed.subscription)
@@ -123,6 +129,16 @@ def on_request_submitted(
         )
     if errors or provider is None:
         ack(response_action="errors", errors=errors)
+        return
+    if searching:
+        # The search may outlast the 3 s a form's answer has: show that it runs, then the choices in its place.
+        asked = Asked(provider=provider.name, reason=typed.reason, channel=typed.channel, ticket=typed.ticket)
+        work = services.provider_work.pool(provider.name)
+        view_id = str(view.get("id") or "")
+        if not hand_over(work, search_into_form, services, client, view_id, asked, typed.subscription, provider.label):
+            ack(response_action="errors", errors={forms.PROVIDER: text.busy(provider.label)})
+            return
+        ack(response_action="update", view=picking.searching_form(label=provider.label))
         return
     ask = Ask(
         requester=user,

@@ -22,6 +22,7 @@ SCOPES = {
     "views_publish": None,  # App Home needs no scope beyond the event
     "views_open": None,  # a modal needs the interaction's trigger_id, no scope
     "chat_getPermalink": None,  # a message shortcut's ticket link
+    "views_update": None,  # the form's second step: the customer's subscriptions
     "files_upload_v2": "files:write",
     "users_info": "users:read",
     "auth_test": None,
