@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from bot.slack import blocks
-from tests.support.socket_bot import ADMIN, APPROVER, CHANNEL, SocketBot
+from bot.slack import blocks, forms
+from tests.bot.slack.test_forms import filled
+from tests.support.socket_bot import ADMIN, AGENT, APPROVER, CHANNEL, SocketBot
 from tests.support.socket_mode import Link
 
 ACK_TARGET = 1.0
@@ -151,3 +152,26 @@ def test_an_envelope_slack_sends_again_after_a_drop_while_the_first_is_in_flight
     bot.wait(lambda: len(bot.cards()) > cards, "the card")
     time.sleep(0.5)
     assert len(bot.cards()) == cards + 1
+
+
+def test_the_form_and_the_shortcuts_over_socket_mode(bot: SocketBot) -> None:
+    opening = bot.acked(bot.command(""))
+    assert opening.ack_seconds is not None and opening.ack_seconds < ACK_TARGET
+    bot.wait(lambda: len(bot.slack.modals) == 1, "the form")
+    form = bot.slack.modals[0]
+    wrong = bot.socket.send("interactive", bot.driver.submission_payload(form, user=AGENT, values=filled(reason="no")))
+    answer = bot.acked(wrong)
+    assert answer.ack is not None and answer.ack["response_action"] == "errors" and forms.REASON in answer.ack["errors"]
+    cards = len(bot.slack.channel_messages(CHANNEL))
+    right = bot.socket.send(
+        "interactive", bot.driver.submission_payload(form, user=AGENT, values=filled(subscription="sb_1003"))
+    )
+    assert bot.acked(right).ack_seconds is not None
+    bot.wait(lambda: len(bot.slack.channel_messages(CHANNEL)) > cards, "the card")
+    shortcut = bot.driver.message_shortcut_payload(forms.FROM_MESSAGE, user=AGENT, message_text="please cancel me")
+    bot.acked(bot.socket.send("interactive", shortcut))
+    bot.wait(lambda: len(bot.slack.modals) == 2, "the form from the message")
+    reason = next(b for b in bot.slack.modals[1]["blocks"] if b.get("block_id") == forms.REASON)
+    assert reason["element"]["initial_value"] == "please cancel me"
+    bot.acked(bot.socket.send("interactive", bot.driver.shortcut_payload(forms.NEW_REQUEST, user=AGENT)))
+    bot.wait(lambda: len(bot.slack.modals) == 3, "the form from the global shortcut")
