@@ -135,6 +135,7 @@ class Demo:
         cards = len(self.slack.channel_messages(CHANNEL))
         self.driver.click(button["action_id"], button["value"], user=user, channel=CHANNEL)
         self.stack.wait_until(lambda: len(self.slack.channel_messages(CHANNEL)) > cards, what="the card")
+        self.new_ephemerals(2)  # the list gives way to "Asking for …", then the card is confirmed
 
     def latest_request_id(self) -> str:
         return self.stack.latest_request_id(CHANNEL)
