@@ -175,3 +175,27 @@ def test_the_form_and_the_shortcuts_over_socket_mode(bot: SocketBot) -> None:
     assert reason["element"]["initial_value"] == "please cancel me"
     bot.acked(bot.socket.send("interactive", bot.driver.shortcut_payload(forms.NEW_REQUEST, user=AGENT)))
     bot.wait(lambda: len(bot.slack.modals) == 3, "the form from the global shortcut")
+
+
+def test_reject_with_a_reason_and_a_pick_by_email_over_socket_mode(bot: SocketBot) -> None:
+    request_id = ask(bot, "sb_1002")
+    bot.acked(bot.click(blocks.REJECT, request_id, user=APPROVER))
+    bot.wait(lambda: len(bot.slack.modals) == 1, "the reject form")
+    values = {blocks.REASON_BLOCK: {blocks.REASON_INPUT: "the customer stays on"}}
+    submitted = bot.driver.submission_payload(bot.slack.modals[0], user=APPROVER, values=values)
+    bot.acked(bot.socket.send("interactive", submitted))
+    bot.wait(lambda: status(bot, request_id) == "rejected", "the rejection")
+    assert bot.rows(f"SELECT decision_reason FROM cancellation_requests WHERE id = '{request_id}'")[0][0] == (
+        "the customer stays on"
+    )
+
+    searched = bot.acked(bot.command("sandbox grace@example.com customer asked by email"))
+    assert "Looking for the customer's subscriptions" in str(searched.ack)
+    bot.wait(lambda: any("Pick the one" in m.text for m in bot.slack.ephemerals(AGENT)), "the choices")
+    choices = next(m for m in bot.slack.ephemerals(AGENT) if "Pick the one" in m.text)
+    button = next(b["accessory"] for b in choices.blocks if b.get("accessory", {}).get("type") == "button")
+    cards = len(bot.slack.channel_messages(CHANNEL))
+    bot.acked(
+        bot.socket.send("interactive", bot.driver.click_payload(button["action_id"], button["value"], user=AGENT))
+    )
+    bot.wait(lambda: len(bot.slack.channel_messages(CHANNEL)) > cards, "the card of the picked subscription")
