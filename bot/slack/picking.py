@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.core.asking import Ask
 from bot.slack import text
 from bot.slack.text import clip, escape
 from providers.base import Candidate, EmailSearch
@@ -44,6 +45,18 @@ class Asked:
     def encode(self, **more: Any) -> str:
         # Characters as they are (not \u escapes): a button's value holds at most 2000 of them.
         return json.dumps({**asdict(self), **more}, separators=(",", ":"), ensure_ascii=False)
+
+    def ask(self, *, requester: str, subscription_id: str, command_key: str | None = None) -> Ask:
+        """The request, once the subscription is known (typed, or picked from the customer's)."""
+        return Ask(
+            requester=requester,
+            provider=self.provider,
+            subscription_id=subscription_id,
+            reason=self.reason,
+            channel=self.channel,
+            command_key=command_key,
+            ticket_link=self.ticket or None,
+        )
 
     @classmethod
     def decode(cls, value: str) -> tuple[Asked, dict[str, Any]]:

@@ -11,14 +11,13 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.core import access, finding
-from bot.core.asking import Ask
 from bot.runtime.services import Services
 from bot.slack import alerts, forms, picking, text
 from bot.slack.commands import REASON_MAX, REASON_MIN, UNSTORABLE, reason_problem
 from bot.slack.errors import SLACK_OR_ANSWER_FAILURES, slack_error
 from bot.slack.listeners.handover import hand_over, tell_busy
 from bot.slack.listeners.picking import search_into_form
-from bot.slack.listeners.requesting import make_request
+from bot.slack.listeners.requesting import by_dm, make_request
 from bot.slack.picking import Asked
 from providers.base import InvalidSubscriptionId
 from storage.models import Role
@@ -44,7 +43,7 @@ def on_new_request(ack: Ack, body: dict[str, Any], client: WebClient, services: 
     """The global shortcut, or the App Home's New request button: the form, with the channel to pick."""
     ack()
     user = _user(body)
-    say = _by_dm(services, client, user)
+    say = by_dm(services, client, user)
     if _may_ask(services, client, user, say):
         trigger_id = str(body.get("trigger_id") or "")
         if not hand_over(services.slack_pool, show_form, services, client, trigger_id, say):
@@ -55,7 +54,7 @@ def on_message_shortcut(ack: Ack, shortcut: dict[str, Any], client: WebClient, s
     """Request cancellation on a message: its text is the draft reason and its permalink the ticket link."""
     ack()
     user = _user(shortcut)
-    say = _by_dm(services, client, user)
+    say = by_dm(services, client, user)
     if _may_ask(services, client, user, say):
         trigger_id = str(shortcut.get("trigger_id") or "")
         channel = str((shortcut.get("channel") or {}).get("id") or "")
@@ -140,16 +139,10 @@ def on_request_submitted(
             return
         ack(response_action="update", view=picking.searching_form(label=provider.label))
         return
-    ask = Ask(
-        requester=user,
-        provider=provider.name,
-        subscription_id=subscription_id,
-        reason=typed.reason,
-        channel=typed.channel,
-        command_key=f"view:{view.get('id', '')}"[:64],  # a form sent twice makes one request
-        ticket_link=typed.ticket or None,
-    )
-    say = _by_dm(services, client, user)
+    asked = Asked(provider=provider.name, reason=typed.reason, channel=typed.channel, ticket=typed.ticket)
+    # A form sent twice makes one request.
+    ask = asked.ask(requester=user, subscription_id=subscription_id, command_key=f"view:{view.get('id', '')}"[:64])
+    say = by_dm(services, client, user)
     work = services.provider_work.pool(provider.name)
     if not hand_over(work, make_request, services, say=say, client=client, ask=ask, label=provider.label):
         ack(response_action="errors", errors={forms.PROVIDER: text.busy(provider.label)})
@@ -160,13 +153,6 @@ def on_request_submitted(
 def _user(body: dict[str, Any]) -> str:
     user = body.get("user")
     return str(user.get("id", "")) if isinstance(user, dict) else ""
-
-
-def _by_dm(services: Services, client: WebClient, user: str) -> Say:
-    def say(message: str) -> None:
-        services.delivery.dm(client, user, message)
-
-    return say
 
 
 def _may_ask(services: Services, client: WebClient, user: str, say: Say) -> bool:

@@ -12,13 +12,12 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot.core import access, finding
-from bot.core.asking import Ask
 from bot.runtime.services import Services
 from bot.slack import alerts, picking, text
 from bot.slack.commands import REASON_MAX, REASON_MIN, reason_problem
 from bot.slack.errors import SLACK_OR_ANSWER_FAILURES, slack_error
 from bot.slack.listeners.handover import hand_over
-from bot.slack.listeners.requesting import make_request
+from bot.slack.listeners.requesting import by_dm, make_request
 from bot.slack.picking import Asked
 from providers.base import InvalidSubscriptionId, SubscriptionProvider
 from storage.models import Role
@@ -102,14 +101,7 @@ def on_pick(
         say(text.refusal_text(access.record_denied(services.core, user, needed=Role.REQUESTER, attempted="request")))
         alerts.denied(services, client, user=user, attempted="request", needed=Role.REQUESTER)
         return
-    ask = Ask(
-        requester=user,
-        provider=provider.name,
-        subscription_id=subscription_id,
-        reason=asked.reason,
-        channel=asked.channel,
-        ticket_link=asked.ticket or None,
-    )
+    ask = asked.ask(requester=user, subscription_id=subscription_id)
     work = services.provider_work.pool(provider.name)
     if not hand_over(work, make_request, services, say=say, client=client, ask=ask, label=provider.label):
         say(text.busy(provider.label))
@@ -145,19 +137,8 @@ def on_pick_submitted(
         refused = access.record_denied(services.core, user, needed=Role.REQUESTER, attempted="request")
         ack(response_action="errors", errors={picking.CHOICE: text.refusal_text(refused)})
         return
-    ask = Ask(
-        requester=user,
-        provider=provider.name,
-        subscription_id=subscription_id,
-        reason=asked.reason,
-        channel=asked.channel,
-        command_key=f"view:{view.get('id', '')}"[:64],
-        ticket_link=asked.ticket or None,
-    )
-
-    def say(message: str) -> None:
-        services.delivery.dm(client, user, message)
-
+    ask = asked.ask(requester=user, subscription_id=subscription_id, command_key=f"view:{view.get('id', '')}"[:64])
+    say = by_dm(services, client, user)
     work = services.provider_work.pool(provider.name)
     if not hand_over(work, make_request, services, say=say, client=client, ask=ask, label=provider.label):
         ack(response_action="errors", errors={picking.CHOICE: text.busy(provider.label)})

@@ -38,3 +38,12 @@ def make_request(services: Services, *, say: Callable[[str], object], client: We
     asking.card_posted(services.core, request.id, channel=request.channel, card_ts=posted.ts)
     services.delivery.sync(client, request.id, refresh=False)  # the card was just posted as it is
     say(text.posted(request.id))
+
+
+def by_dm(services: Services, client: WebClient, user: str) -> Callable[[str], None]:
+    """Tell `user` privately where no response_url can: a form, a shortcut, the App Home."""
+
+    def say(message: str) -> None:
+        services.delivery.dm(client, user, message)
+
+    return say
