@@ -66,8 +66,7 @@ def approve(core: Core, request_id: str, *, approver: str) -> Result:
 @answers_refusals
 def reject(core: Core, request_id: str, *, approver: str, reason: str = "") -> Result:
     """pending -> rejected, with the approver's reason (on the request and in its audit event) when given."""
-    request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="reject")
-    _refuse_if_expired(core, request)
+    request = _rejectable(core, request_id, approver=approver)
     return _close(
         core, request, target=S.REJECTED, by=approver, action="request.rejected", role=Role.APPROVER, reason=reason
     )
@@ -77,11 +76,17 @@ def reject(core: Core, request_id: str, *, approver: str, reason: str = "") -> R
 def may_reject(core: Core, request_id: str, *, approver: str) -> Result:
     """Whether `approver` may reject the request now (before they are asked why); nothing is changed. The
     rejection itself checks again, in its one conditional statement."""
-    request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="reject")
-    _refuse_if_expired(core, request)
+    request = _rejectable(core, request_id, approver=approver)
     if request.status != S.PENDING:
         return Result(ok=False, request=request, refusal=Refusal.ALREADY_DECIDED)
     return Result(ok=True, request=request)
+
+
+def _rejectable(core: Core, request_id: str, *, approver: str) -> CancellationRequest:
+    """The request, for an approver (Refused otherwise), expired first when its time is up."""
+    request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="reject")
+    _refuse_if_expired(core, request)
+    return request
 
 
 @answers_refusals

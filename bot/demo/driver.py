@@ -14,6 +14,12 @@ from slack_sdk.signature import SignatureVerifier
 TEAM = {"id": "T0123ABCD", "domain": "acme"}
 
 
+def new_trigger_id() -> str:
+    """Like Slack's (digits.digits.hex); its first part is when it was issued, in ms, so the fake Slack can refuse
+    it after 3 s as Slack does."""
+    return f"{int(time.time() * 1000)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}"
+
+
 class SlackDriver:
     def __init__(self, *, endpoint: str, signing_secret: str, response_base: str | None = None) -> None:
         self.endpoint = endpoint
@@ -64,8 +70,7 @@ class SlackDriver:
             "api_app_id": "A0ABCDEF1",
             "is_enterprise_install": "false",
             "response_url": self._response_url(user, channel),
-            "trigger_id": trigger_id
-            or f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}",
+            "trigger_id": trigger_id or new_trigger_id(),
         }
 
     def command_body(self, text: str, *, user: str, channel: str = "C0456EFGH", trigger_id: str | None = None) -> str:
@@ -95,7 +100,7 @@ class SlackDriver:
             "api_app_id": "A0ABCDEF1",
             "token": "verification_token_unused",
             "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
-            "trigger_id": f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}",
+            "trigger_id": new_trigger_id(),
             "team": TEAM,
             "enterprise": None,
             "is_enterprise_install": False,
@@ -133,7 +138,7 @@ class SlackDriver:
             "is_enterprise_install": False,
             "enterprise": None,
             "callback_id": callback_id,
-            "trigger_id": f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}",
+            "trigger_id": new_trigger_id(),
         }
 
     def message_shortcut_payload(
@@ -176,7 +181,7 @@ class SlackDriver:
             "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM["id"]},
             "api_app_id": "A0ABCDEF1",
             "token": "verification_token_unused",
-            "trigger_id": f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(16)}",
+            "trigger_id": new_trigger_id(),
             "view": {**view, "state": {"values": state}, "hash": "156772938.1827394"},
             "response_urls": [],
             "is_enterprise_install": False,

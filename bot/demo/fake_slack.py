@@ -15,6 +15,7 @@ from bot.demo.quiet_server import QuietHTTPServer
 
 BOT_ID = "BBOT"
 HISTORY_LIMIT = 1000  # conversations.history answers at most this many messages a page
+TRIGGER_LIFE_MS = 3000  # a trigger_id opens a modal only within 3 s of the interaction
 
 
 @dataclass
@@ -201,8 +202,10 @@ class FakeSlack:
         if method == "views.open":
             # Slack takes a trigger once, within 3 s of the interaction that made it.
             trigger = str(args.get("trigger_id") or "")
-            if not trigger or trigger in self._used_triggers:
-                return 200, {"ok": False, "error": "invalid_trigger_id" if not trigger else "expired_trigger_id"}, {}
+            if not trigger:
+                return 200, {"ok": False, "error": "invalid_trigger_id"}, {}
+            if trigger in self._used_triggers or _issued_ms(trigger) < time.time() * 1000 - TRIGGER_LIFE_MS:
+                return 200, {"ok": False, "error": "expired_trigger_id"}, {}
             self._used_triggers.add(trigger)
             opened = {
                 **(_json_field(args.get("view")) or {}),
@@ -353,3 +356,9 @@ def _json_field(value: Any) -> dict[str, Any] | None:
     if isinstance(value, str):
         return dict(json.loads(value)) if value else None
     return dict(value) if value else None
+
+
+def _issued_ms(trigger: str) -> float:
+    """When the driver issued a trigger (its first part); a trigger of another shape counts as just issued."""
+    first = trigger.split(".", 1)[0]
+    return float(first) if first.isdigit() and len(first) == 13 else time.time() * 1000

@@ -55,6 +55,7 @@ class LocalStack:
         self.services.provider_work.drain(timeout=10)
         self.services.pool.drain(timeout=10)
         self.services.slack_pool.drain(timeout=10)
+        self.services.form_pool.drain(timeout=10)
         self.services.provider_pools.shutdown()
         self.slack.stop()
         self.services.database.dispose()
@@ -89,10 +90,11 @@ class LocalStack:
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Until no listener, worker or Slack update is in flight."""
-        work, provider_work, slack = self.services.pool, self.services.provider_work, self.services.slack_pool
+        services = self.services
+        pools = (services.pool, services.provider_work, services.form_pool, services.slack_pool)
         # Work hands its Slack updates over before it ends: once it is idle, what it handed over is counted.
         self.wait_until(
-            lambda: work.busy == 0 and provider_work.busy == 0 and slack.busy == 0,
+            lambda: all(pool.busy == 0 for pool in pools),
             timeout=timeout,
             what="in-flight work to finish",
         )

@@ -48,13 +48,14 @@ def _start(settings: Settings) -> tuple[Services, list[Periodic]]:
 def _finish(services: Services, background: list[Periodic]) -> None:
     grace = services.settings.shutdown_grace_seconds
     deadline = time.monotonic() + grace
-    busy = services.pool.busy + services.provider_work.busy + services.slack_pool.busy
+    busy = services.pool.busy + services.provider_work.busy + services.slack_pool.busy + services.form_pool.busy
     if busy:
         log.info("waiting up to %.0f s for %d listeners in flight", grace, busy)
     # The work first: what it finishes hands its last Slack updates to the Slack pool.
     left = services.provider_work.drain(max(0.0, deadline - time.monotonic()))
     left += services.pool.drain(max(0.0, deadline - time.monotonic()))
     left += services.slack_pool.drain(max(0.0, deadline - time.monotonic()))
+    left += services.form_pool.drain(max(0.0, deadline - time.monotonic()))
     services.provider_pools.shutdown()
     for task in background:
         task.stop()

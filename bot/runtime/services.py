@@ -43,6 +43,9 @@ class Services:
     # After a decision, showing it in Slack (card, thread, DM) runs here, so a `pool` thread goes on to the
     # provider call, and to the next approval, without waiting on Slack.
     slack_pool: ListenerPool
+    # Opening a form (views.open) must happen within 3 s of the click that allows it: its own threads, so Slack
+    # updates waiting out a rate limit on `slack_pool` cannot make the click's trigger expire.
+    form_pool: ListenerPool
     # Each provider's calls, on a bounded pool of their own (also in `core.calls`).
     provider_pools: ProviderPools
     # The work that waits on a provider (a lookup and the request it makes, an approval and its cancel), bounded
@@ -121,6 +124,7 @@ def build_services(
         slack_pool=ListenerPool(
             settings.slack_threads, name="slack", queue_limit=settings.queue_limit, niceness=WORK_NICENESS
         ),
+        form_pool=ListenerPool(settings.slack_threads, name="forms", queue_limit=settings.queue_limit),
         provider_pools=provider_pools,
         provider_work=ProviderWork(
             threads_each=settings.listener_threads, queue_limit=settings.queue_limit, niceness=WORK_NICENESS

@@ -10,14 +10,14 @@ from typing import Any
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
-from bot.core import admin, decisions, reads
+from bot.core import admin, decisions
 from bot.core.admin import Change, RoleRefusal
 from bot.core.results import Refusal, Result
 from bot.runtime.services import Services
 from bot.slack import alerts, blocks, home, text
 from bot.slack.commands import reason_problem
 from bot.slack.errors import SLACK_FAILURES, slack_error
-from bot.slack.listeners.handover import hand_over, pool_for_request, tell_busy
+from bot.slack.listeners.handover import bulkhead_of, hand_over, tell_busy
 from storage.models import CancellationRequest, Role
 
 log = logging.getLogger(__name__)
@@ -58,11 +58,9 @@ def decide_later(
 ) -> None:
     """After the ack: on the bulkhead of the request's provider when deciding may call it, else on the work pool;
     when that is full nothing is decided and the person is told so."""
-    pool = pool_for_request(services, click.target) if by_provider else services.pool
+    pool, label = bulkhead_of(services, click.target) if by_provider else (services.pool, None)
     if not hand_over(pool, decide, services, client, click, *args):
-        request = reads.request(services.core, click.target) if by_provider else None
-        provider = services.registry.get(request.provider) if request is not None else None
-        tell_busy(services, click.tell, provider.label if provider is not None else None)
+        tell_busy(services, click.tell, label)
 
 
 def on_approve(
@@ -86,7 +84,7 @@ def on_reject(
     ack()
     click = Click.of(services, body, action, respond, client)
     trigger_id = str(body.get("trigger_id") or "")
-    if not hand_over(services.slack_pool, ask_why, services, client, click, trigger_id):
+    if not hand_over(services.form_pool, ask_why, services, client, click, trigger_id):
         tell_busy(services, click.tell, None)
 
 

@@ -33,7 +33,7 @@ def open_for_command(services: Services, *, ack: Ack, client: WebClient, say: Sa
         alerts.deny(services, ack=ack, client=client, user=user, needed=Role.REQUESTER, attempted="request")
         return
     trigger_id = str(command.get("trigger_id") or "")
-    if not hand_over(services.slack_pool, show_form, services, client, trigger_id, say, channel=channel):
+    if not hand_over(services.form_pool, show_form, services, client, trigger_id, say, channel=channel):
         ack(text=text.busy(None))
         return
     ack()
@@ -46,7 +46,7 @@ def on_new_request(ack: Ack, body: dict[str, Any], client: WebClient, services: 
     say = by_dm(services, client, user)
     if _may_ask(services, client, user, say):
         trigger_id = str(body.get("trigger_id") or "")
-        if not hand_over(services.slack_pool, show_form, services, client, trigger_id, say):
+        if not hand_over(services.form_pool, show_form, services, client, trigger_id, say):
             tell_busy(services, say, None)
 
 
@@ -60,7 +60,7 @@ def on_message_shortcut(ack: Ack, shortcut: dict[str, Any], client: WebClient, s
         channel = str((shortcut.get("channel") or {}).get("id") or "")
         message = shortcut.get("message") if isinstance(shortcut.get("message"), dict) else {}
         if not hand_over(
-            services.slack_pool, show_form_for_message, services, client, trigger_id, say, channel, message
+            services.form_pool, show_form_for_message, services, client, trigger_id, say, channel, message
         ):
             tell_busy(services, say, None)
 

@@ -24,10 +24,14 @@ def hand_over(pool: ListenerPool, work: Callable[..., Any], *args: Any, **kwargs
     return True
 
 
-def pool_for_request(services: Services, request_id: str) -> ListenerPool:
-    """The bulkhead of the request's provider: a decision on it may wait on that provider, and on no other."""
+def bulkhead_of(services: Services, request_id: str) -> tuple[ListenerPool, str | None]:
+    """The bulkhead of the request's provider (a decision on it may wait on that provider, and on no other), and
+    the provider's label for a "busy" answer; the general pool for a request that does not exist."""
     request = reads.request(services.core, request_id)
-    return services.provider_work.pool(request.provider) if request is not None else services.pool
+    provider = services.registry.get(request.provider) if request is not None else None
+    if provider is None:
+        return services.pool, None
+    return services.provider_work.pool(provider.name), provider.label
 
 
 def tell_busy(services: Services, tell: Callable[[str], object], provider_label: str | None) -> None:

@@ -11,11 +11,13 @@ from typing import Any
 import httpx
 
 from bot.demo.stack import LocalStack
+from bot.slack import blocks
 from providers.base import LookupResult
 from providers.registry import Registry
 from providers.sandbox import SandboxProvider
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, CHANNEL
 from tests.bot.slack.test_admin import open_home
+from tests.bot.slack.test_scenarios import ask_and_get_id, click
 
 
 class HeldSandbox(SandboxProvider):
@@ -120,3 +122,23 @@ def open_home_without_waiting(stack: LocalStack, user: str) -> None:
     headers = {**stack.driver.signed_headers(body), "Content-Type": "application/json"}
     response = httpx.post(stack.driver.endpoint, content=body, headers=headers, timeout=5)
     assert response.status_code == 200
+
+
+def test_a_form_opens_within_its_three_seconds_while_the_slack_threads_wait_out_a_rate_limit(stack: LocalStack) -> None:
+    request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked")
+    stack.wait_idle()
+    for _ in range(stack.settings.slack_threads + 2):  # every Slack thread busy for 4 s, and more waiting
+        stack.services.slack_pool.submit(time.sleep, 4)
+    click(stack, blocks.REJECT, request_id, APPROVER)
+    stack.wait_until(lambda: len(stack.slack.modals) == 1, what="the reject form", timeout=2.5)
+    stack.driver.command("", user=AGENT)
+    stack.wait_until(lambda: len(stack.slack.modals) == 2, what="the request form", timeout=2.5)
+    assert not any("could not open the form" in m.text for m in stack.slack.ephemerals())
+
+
+def test_a_trigger_is_refused_after_three_seconds_as_slack_does(stack: LocalStack) -> None:
+    stale = f"{int((time.time() - 4) * 1000)}.123.abc"
+    body = stack.driver.command_body("", user=AGENT, trigger_id=stale)
+    assert stack.driver.post(body).status_code == 200
+    stack.wait_until(lambda: any("could not open the form" in m.text for m in stack.slack.ephemerals(AGENT)), what="it")
+    assert stack.slack.modals == []
