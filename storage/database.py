@@ -17,6 +17,7 @@ except ImportError:  # not POSIX: processes meet on SQLite's busy timeout only
 
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import QueuePool
 from sqlmodel import SQLModel, create_engine
 
@@ -28,9 +29,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Another process's writes take about a millisecond: poll its lock file often, then less often.
 FILE_POLL_MIN_SECONDS = 0.0002
 FILE_POLL_MAX_SECONDS = 0.005
+# A PostgreSQL connection back in the pool for longer than this is pinged before it is used again (a server restart
+# or an idle timeout may have closed it); one used just now is not, which spares a round trip per transaction.
+PING_IF_IDLE_SECONDS = 2.0
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, ping_if_idle: float = PING_IF_IDLE_SECONDS) -> Engine:
     """Build an engine for `url`, with the per-dialect settings that make concurrent writers safe."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -47,7 +51,30 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         )
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
+    _ping_when_idle(engine, ping_if_idle)
+    return engine
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling for connections that sat idle, through the pool's documented events: a
+    failed ping raises DisconnectionError, and the pool replaces the connection (up to three tries) before the
+    checkout returns. `pool_pre_ping` would ping at every checkout: a round trip for each of the many short
+    transactions a click runs, while a connection that was in use a moment ago is alive."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get("returned_at")
+        if returned_at is None or time.monotonic() - returned_at < idle_seconds:
+            return  # new (just connected) or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection no longer answers") from exc
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from storage import audit, processes, requests, roles
-from storage.database import Database, table
+from storage.database import Database, make_engine, table
 from storage.models import CancellationRequest, Role
 from tests.storage.test_state_machine import make_request
 
@@ -141,3 +143,53 @@ def test_the_checks_before_a_request_read_roles_and_the_delivery_in_one_statemen
 
 def test_the_database_url_shows_no_password() -> None:
     assert "secret" not in repr(Database("postgresql+psycopg://user:secret@127.0.0.1:1/x"))
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+
+def _terminate(pg_url: str, pid: int) -> None:
+    """What a server restart or an idle timeout does to a pooled connection."""
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    finally:
+        admin.dispose()
+
+
+def test_a_postgresql_connection_that_sat_idle_is_pinged_and_replaced_when_dead(pg_url: str) -> None:
+    engine = make_engine(pg_url, pool_size=1, ping_if_idle=0.05)
+    try:
+        dead = _backend_pid(engine)
+        _terminate(pg_url, dead)
+        time.sleep(0.1)
+        assert _backend_pid(engine) != dead  # no error: the ping found it dead and the pool connected anew
+    finally:
+        engine.dispose()
+
+
+def test_a_postgresql_connection_used_a_moment_ago_is_not_pinged(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = make_engine(pg_url, pool_size=1, ping_if_idle=60)
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+
+    def counted_ping(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    try:
+        first = _backend_pid(engine)
+        assert [_backend_pid(engine) for _ in range(5)] == [first] * 5
+        assert pings == []
+        # Dead within the idle time: that statement fails, SQLAlchemy invalidates the pool, the next one connects.
+        _terminate(pg_url, first)
+        with pytest.raises(DBAPIError) as failed:
+            _backend_pid(engine)
+        assert failed.value.connection_invalidated
+        assert _backend_pid(engine) != first
+    finally:
+        engine.dispose()
