@@ -53,6 +53,8 @@ _requests = table(CancellationRequest)
 _events = table(AuditEvent)
 _c = _requests.c
 _BY_ID = select(_requests).where(_c.id == bindparam("id"))
+_STATE_BY_ID = select(_c.status, _c.outcome).where(_c.id == bindparam("id"))
+_PROVIDER_BY_ID = select(_c.provider).where(_c.id == bindparam("id"))
 _BY_COMMAND_KEY = select(_requests).where(_c.command_key == bindparam("command_key"))
 _COUNT_SINCE = select(func.count()).where(_c.requester == bindparam("requester"), _c.created_at >= bindparam("since"))
 _INSERT = insert(_requests)
@@ -197,6 +199,17 @@ def find(db: Connection, request_id: str) -> CancellationRequest | None:
     """The request as stored now."""
     found = load(CancellationRequest, db.execute(_BY_ID, {"id": request_id.upper()}))
     return found[0] if found else None
+
+
+def state_of(db: Connection, request_id: str) -> tuple[str, str | None] | None:
+    """The request's status and outcome alone: a cheap look at whether it moved on."""
+    row = db.execute(_STATE_BY_ID, {"id": request_id.upper()}).first()
+    return None if row is None else (row.status, row.outcome)
+
+
+def provider_of(db: Connection, request_id: str) -> str | None:
+    """The provider a request is for (it never changes)."""
+    return db.execute(_PROVIDER_BY_ID, {"id": request_id.upper()}).scalar()
 
 
 _OPEN = or_(

@@ -18,6 +18,13 @@ def request(core: Core, request_id: str) -> CancellationRequest | None:
         return requests.find(db, request_id)
 
 
+def provider_of(core: Core, request_id: str) -> str | None:
+    if not requests.looks_like_request_id(request_id):
+        return None
+    with core.database.read() as db:
+        return requests.provider_of(db, request_id)
+
+
 def history(core: Core, request_id: str) -> list[AuditEvent]:
     with core.database.read() as db:
         return audit.events_for_request(db, request_id)

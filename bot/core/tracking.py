@@ -23,6 +23,12 @@ def current(core: Core, request_id: str) -> CancellationRequest | None:
         return requests.find(db, request_id)
 
 
+def moved_on(core: Core, request: CancellationRequest) -> bool:
+    """Whether the request's status or outcome changed since `request` was read (or it is gone)."""
+    with core.database.read() as db:
+        return requests.state_of(db, request.id) != (request.status, request.outcome)
+
+
 def card_failed(core: Core, request_id: str) -> None:
     """The card could not be updated: the sweep shows the current state when Slack answers again."""
     with core.database.write() as db:
@@ -55,13 +61,16 @@ def take_thread(
         return shown, audit.events_for_request(db, request.id, after=shown)
 
 
-def thread_shown(core: Core, request_id: str, *, upto: int) -> list[AuditEvent]:
+def thread_shown(core: Core, request_id: str, *, upto: int, tell: str | None = None) -> tuple[list[AuditEvent], bool]:
     """Record the last event shown and return the events added meanwhile; the lease is given back only when there
-    are none, decided in the same write, so an event committed by another worker is never left unposted."""
+    are none, decided in the same write, so an event committed by another worker is never left unposted. With
+    `tell`, the same write also claims the requester's DM of that status (see claim_notification): whether it was
+    claimed comes second."""
     with core.database.write() as db:
         events = audit.events_for_request(db, request_id, after=upto)
         requests.thread_posted(db, request_id, upto=upto, now=core.clock() if events else None)
-    return events
+        claimed = tell is not None and requests.claim_notification(db, request_id, status=tell)
+    return events, claimed
 
 
 def thread_progress(core: Core, request_id: str, *, upto: int) -> None:
@@ -76,13 +85,17 @@ def thread_failed(core: Core, request_id: str, *, upto: int) -> None:
         requests.thread_posted(db, request_id, upto=upto)
 
 
-def claim_notification(core: Core, request: CancellationRequest) -> bool:
-    """Whether this caller is the one to tell the requester of the request's current status."""
+def to_tell(request: CancellationRequest) -> str | None:
+    """The status the requester has still to hear of, if any."""
     status = S(request.status)
-    if status not in TOLD or request.notified_status == status.value:
-        return False
+    return status.value if status in TOLD and request.notified_status != status.value else None
+
+
+def claim_notification(core: Core, request_id: str, *, status: str) -> bool:
+    """Whether this caller is the one to tell the requester that the request is `status` (decided in the database,
+    so across replicas too)."""
     with core.database.write() as db:
-        return requests.claim_notification(db, request.id, status=status.value)
+        return requests.claim_notification(db, request_id, status=status)
 
 
 def release_notification(core: Core, request: CancellationRequest) -> None:

@@ -83,13 +83,21 @@ class Delivery:
         request = current or tracking.current(self._core, request_id)
         if request is None:
             return True
+        tell = tracking.to_tell(request)
+        claimed: bool | None = None  # whether the requester's DM is ours to send, once a write has asked
         shown = True
         if request.card_ts:
             if refresh or request.card_dirty:
                 shown = self._refresh(client, request)
             # A copy from a transition comes with that transition's audit event: the thread surely lacks it.
-            shown = self._thread(client, request, behind=current is not None) and shown
-        return self._tell_requester(client, request) and shown
+            posted, claimed = self._thread(client, request, behind=current is not None, tell=tell)
+            shown = posted and shown
+        if tell is not None:
+            if claimed is None:
+                claimed = tracking.claim_notification(self._core, request.id, status=tell)
+            if claimed:
+                shown = self._tell_requester(client, request) and shown
+        return shown
 
     def _failed(self, client: WebClient, request: CancellationRequest, exc: Exception, *, what: str) -> None:
         """Record a failed Slack call: a permanent error ends the catch-up of this request (audited, and the admins
@@ -115,23 +123,30 @@ class Delivery:
                 tracking.card_failed(self._core, request.id)
                 self._failed(client, request, exc, what="card")
                 return False
+            if not tracking.moved_on(self._core, request):
+                break
             now = tracking.current(self._core, request.id)
-            if now is None or (now.status == request.status and now.outcome == request.outcome):
+            if now is None:
                 break
             request = now
         if request.card_dirty:
             tracking.card_shown(self._core, request.id, status=request.status)
         return True
 
-    def _thread(self, client: WebClient, request: CancellationRequest, *, behind: bool) -> bool:
+    def _thread(
+        self, client: WebClient, request: CancellationRequest, *, behind: bool, tell: str | None
+    ) -> tuple[bool, bool | None]:
         """Post the events the thread lacks. One worker at a time holds the thread, so lines appear once and
-        in order; it keeps posting until nothing is left, so events added meanwhile are not stranded."""
+        in order; it keeps posting until nothing is left, so events added meanwhile are not stranded. Returns
+        whether Slack took them all, and whether the requester's DM of `tell` was claimed by the write that
+        recorded the thread (None when no such write was made), which saves a write of its own."""
         taken = tracking.take_thread(
             self._core, request, lease=self._thread_lease, dead_after=self._dead_after, behind=behind
         )
         if taken is None:
-            return True
+            return True, None
         shown, events = taken
+        claimed: bool | None = None
         try:
             while True:
                 # Each message is recorded as shown once it is posted, so a failure part-way loses no line and
@@ -141,13 +156,16 @@ class Delivery:
                     shown = upto
                     if upto < events[-1].sequence:  # more messages follow: record this one now
                         tracking.thread_progress(self._core, request.id, upto=shown)
-                events = tracking.thread_shown(self._core, request.id, upto=shown)
+                ask = tell if claimed is None else None
+                events, got = tracking.thread_shown(self._core, request.id, upto=shown, tell=ask)
+                if ask is not None:
+                    claimed = got
                 if not events:
-                    return True
+                    return True, claimed
         except SLACK_FAILURES as exc:
             tracking.thread_failed(self._core, request.id, upto=shown)
             self._failed(client, request, exc, what="thread")
-            return False
+            return False, claimed
 
     # -- grant cards ----------------------------------------------------------------------------------------
 
@@ -184,10 +202,8 @@ class Delivery:
         return None
 
     def _tell_requester(self, client: WebClient, request: CancellationRequest) -> bool:
-        """Each status the requester hears of, once (decided in the database, so across replicas too). A DM that
-        can never be delivered (the user is gone) keeps its claim, so it is not tried again and again."""
-        if not tracking.claim_notification(self._core, request):
-            return True
+        """DM the requester the status this caller claimed to tell. A DM that can never be delivered (the user is
+        gone) keeps its claim, so it is not tried again and again."""
         error = self._direct_message(client, request.requester, text.requester_dm(request))
         if error is None:
             return True

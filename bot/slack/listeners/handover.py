@@ -27,8 +27,8 @@ def hand_over(pool: ListenerPool, work: Callable[..., Any], *args: Any, **kwargs
 def bulkhead_of(services: Services, request_id: str) -> tuple[ListenerPool, str | None]:
     """The bulkhead of the request's provider (a decision on it may wait on that provider, and on no other), and
     the provider's label for a "busy" answer; the general pool for a request that does not exist."""
-    request = reads.request(services.core, request_id)
-    provider = services.registry.get(request.provider) if request is not None else None
+    name = reads.provider_of(services.core, request_id)
+    provider = services.registry.get(name) if name is not None else None
     if provider is None:
         return services.pool, None
     return services.provider_work.pool(provider.name), provider.label
