@@ -36,13 +36,13 @@ def record_denied(core: Core, user_id: str, *, needed: Role, attempted: str, req
 
 
 def load_for(core: Core, request_id: str, *, user: str, needed: Role | None, attempted: str) -> CancellationRequest:
-    """The request, read in one transaction with the user's role; Refused when it does not exist or the user
+    """The request, read in one statement with the user's roles; Refused when it does not exist or the user
     lacks the role (which is audited)."""
     if not requests.looks_like_request_id(request_id):
         raise Refused(Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST))
     with core.database.read() as db:
-        request = requests.find(db, request_id)
-        allowed = needed is None or roles.has_role(db, user, needed)
+        request, held = requests.find_with_roles(db, request_id, user_id=user)
+    allowed = needed is None or any(role.includes(needed) for role in held)
     if request is None:
         raise Refused(Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST))
     if needed is not None and not allowed:

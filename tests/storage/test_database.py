@@ -145,6 +145,19 @@ def test_the_database_url_shows_no_password() -> None:
     assert "secret" not in repr(Database("postgresql+psycopg://user:secret@127.0.0.1:1/x"))
 
 
+def test_a_click_reads_the_request_with_the_clickers_roles_in_one_statement(database: Database) -> None:
+    request_id = make_request(database)
+    with database.write() as db:
+        roles.grant(db, user_id="U0BOTH", role=Role.APPROVER, actor="cli:test")
+        roles.grant(db, user_id="U0BOTH", role=Role.ADMIN, actor="cli:test")
+    with database.read() as db:
+        stored = requests.find(db, request_id)
+        found, held = requests.find_with_roles(db, request_id.lower(), user_id="U0BOTH")
+        assert found == stored and held == {Role.APPROVER, Role.ADMIN}
+        assert requests.find_with_roles(db, request_id, user_id="U0NOBODY") == (stored, set())
+        assert requests.find_with_roles(db, "REQNOSUCH1", user_id="U0BOTH") == (None, set())
+
+
 def _backend_pid(engine: Engine) -> int:
     with engine.connect() as connection:
         return int(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
