@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select
 
 from storage import chain
 from storage.database import load, table
@@ -32,7 +32,6 @@ _requests = table(CancellationRequest)
 _READ_HEAD = select(_head.c.sequence, _head.c.hash).where(_head.c.id == chain.HEAD_ID)
 # SQLite has no row locks (and needs none: it has one writer at a time); elsewhere the tip row is the lock.
 _LOCK_HEAD = _READ_HEAD.with_for_update()
-_MOVE_HEAD = update(_head).where(_head.c.id == chain.HEAD_ID)
 _INSERT_EVENT = insert(_events)
 _EVENTS_OF_REQUEST = (
     select(_events)
@@ -76,8 +75,7 @@ def append(
         action=action,
         detail=detail_text,
     )
-    db.execute(_INSERT_EVENT, row)
-    db.execute(_MOVE_HEAD, {"sequence": row["sequence"], "hash": row["hash"]})
+    db.execute(_INSERT_EVENT, row)  # a trigger moves the tip row to it (migration 0008)
     return AuditEvent(**row)
 
 
