@@ -3,6 +3,7 @@ functions of stored state; the words come from bot.slack.text."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -59,38 +60,67 @@ def _status_plain(request: CancellationRequest) -> str:
     return f"Status: {S(request.status).value.replace('_', ' ')}."
 
 
-def request_card(
-    request: CancellationRequest, *, provider_label: str, effect: str, snapshot: SubscriptionSnapshot | None
-) -> tuple[str, list[dict[str, Any]]]:
+def request_card(request: CancellationRequest, *, provider_label: str, effect: str) -> tuple[str, list[dict[str, Any]]]:
+    head = _card_head(
+        request.id,
+        request.requester,
+        request.subscription_id,
+        request.reason,
+        request.ticket_link,
+        request.snapshot,
+        provider_label=provider_label,
+        effect=effect,
+    )
     blocks: list[Block] = [
-        HeaderBlock(text=_clip(f"Cancel subscription {request.subscription_id}?", 150)),
-        SectionBlock(
-            fields=[
-                MarkdownTextObject(text=f"*Requested by*\n{messages.mention(request.requester)}"),
-                MarkdownTextObject(text=f"*Provider*\n{_escape(provider_label)}"),
-                MarkdownTextObject(text=f"*Subscription*\n`{_escape(request.subscription_id)}`"),
-                MarkdownTextObject(text=f"*Request*\n`{request.id}`"),
-                *_snapshot_fields(snapshot),
-            ]
-        ),
-        SectionBlock(text=MarkdownTextObject(text=_clip(f"*Reason*\n{_quoted(request.reason)}", SECTION_LIMIT))),
+        SectionBlock(text=MarkdownTextObject(text=_clip(messages.status_line(request), SECTION_LIMIT))),
     ]
-    if request.ticket_link:
-        ticket = _clip(f":ticket: Ticket: {_escape(request.ticket_link)}", SECTION_LIMIT)
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=ticket)]))
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: *Effect:* {effect}.")))
-    if snapshot is not None and snapshot.notes:
-        notes = "\n".join(f"• {_escape(n)}" for n in snapshot.notes)
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(notes, SECTION_LIMIT))]))
-    blocks.append(DividerBlock())
-    blocks.append(SectionBlock(text=MarkdownTextObject(text=_clip(messages.status_line(request), SECTION_LIMIT))))
     if request.outcome_detail and S(request.status) in (S.FAILED, S.UNKNOWN, S.ALREADY_CANCELLED):
         said = _clip(f"Provider said: {_escape(request.outcome_detail)}", SECTION_LIMIT)
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=said)]))
     buttons = _buttons(request, effect=effect)
     if buttons:
         blocks.append(ActionsBlock(block_id="decision", elements=buttons))
-    return card_text(request, provider_label), [b.to_dict() for b in blocks]
+    return card_text(request, provider_label), [*head, *(b.to_dict() for b in blocks)]
+
+
+@lru_cache(maxsize=1024)
+def _card_head(
+    request_id: str,
+    requester: str,
+    subscription_id: str,
+    reason: str,
+    ticket_link: str | None,
+    snapshot_json: str,
+    *,
+    provider_label: str,
+    effect: str,
+) -> tuple[dict[str, Any], ...]:
+    """The part of a card that never changes once the request is made (what is asked, by whom, why, and what it
+    does), rendered once per process for each request, though the card is shown again at every step. Keyed by
+    the values themselves, so it cannot go stale; the dicts are shared, so nobody may change them."""
+    snapshot = SubscriptionSnapshot.from_json(snapshot_json)
+    blocks: list[Block] = [
+        HeaderBlock(text=_clip(f"Cancel subscription {subscription_id}?", 150)),
+        SectionBlock(
+            fields=[
+                MarkdownTextObject(text=f"*Requested by*\n{messages.mention(requester)}"),
+                MarkdownTextObject(text=f"*Provider*\n{_escape(provider_label)}"),
+                MarkdownTextObject(text=f"*Subscription*\n`{_escape(subscription_id)}`"),
+                MarkdownTextObject(text=f"*Request*\n`{request_id}`"),
+                *_snapshot_fields(snapshot),
+            ]
+        ),
+        SectionBlock(text=MarkdownTextObject(text=_clip(f"*Reason*\n{_quoted(reason)}", SECTION_LIMIT))),
+    ]
+    if ticket_link:
+        ticket = _clip(f":ticket: Ticket: {_escape(ticket_link)}", SECTION_LIMIT)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=ticket)]))
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=f":warning: *Effect:* {effect}.")))
+    if snapshot is not None and snapshot.notes:
+        notes = "\n".join(f"• {_escape(n)}" for n in snapshot.notes)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(notes, SECTION_LIMIT))]))
+    blocks.append(DividerBlock())
+    return tuple(b.to_dict() for b in blocks)
 
 
 def _quoted(typed: str) -> str:

@@ -18,7 +18,6 @@ from bot.core import tracking
 from bot.core.context import Core
 from bot.slack import blocks, text
 from bot.slack.errors import CHANNEL_ERRORS, PERMANENT_ERRORS, SLACK_FAILURES, SLACK_OR_ANSWER_FAILURES, slack_error
-from providers.base import SubscriptionSnapshot
 from storage.models import CancellationRequest, RoleGrant
 
 log = logging.getLogger(__name__)
@@ -54,9 +53,7 @@ class Delivery:
         provider = self._core.registry.get(request.provider)
         label = provider.label if provider else request.provider
         effect = provider.effect.describe() if provider else "see the provider's rules"
-        return blocks.request_card(
-            request, provider_label=label, effect=effect, snapshot=SubscriptionSnapshot.from_json(request.snapshot)
-        )
+        return blocks.request_card(request, provider_label=label, effect=effect)
 
     def post_card(self, client: WebClient, request: CancellationRequest) -> Posted:
         message, card = self._render(request)
