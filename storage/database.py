@@ -34,8 +34,11 @@ FILE_POLL_MAX_SECONDS = 0.005
 PING_IF_IDLE_SECONDS = 2.0
 
 
-def make_engine(url: str, *, pool_size: int = 10, ping_if_idle: float = PING_IF_IDLE_SECONDS) -> Engine:
-    """Build an engine for `url`, with the per-dialect settings that make concurrent writers safe."""
+def make_engine(
+    url: str, *, pool_size: int = 10, ping_if_idle: float = PING_IF_IDLE_SECONDS, autocommit: bool = False
+) -> Engine:
+    """Build an engine for `url`, with the per-dialect settings that make concurrent writers safe. With
+    `autocommit` (PostgreSQL), every connection of its pool stays in autocommit: for reads only."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -51,7 +54,19 @@ def make_engine(url: str, *, pool_size: int = 10, ping_if_idle: float = PING_IF_
         )
         _tune_sqlite(engine)
         return engine
-    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
+    if autocommit:
+        # Set once per connection, never switched back: a pool shared with the writers would switch each
+        # connection in and out of autocommit at every checkout. No transaction is ever open to reset on return.
+        engine = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            hide_parameters=True,
+            isolation_level="AUTOCOMMIT",
+            pool_reset_on_return=None,
+        )
+    else:
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, hide_parameters=True)
     _ping_when_idle(engine, ping_if_idle)
     return engine
 
@@ -170,10 +185,10 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
-        # PostgreSQL reads run in autocommit (a client-side switch): no BEGIN and COMMIT round trips around the
-        # few reads every click makes. SQLite reads open no transaction anyway (see write()).
+        # PostgreSQL reads run on a pool of their own in autocommit: no BEGIN and COMMIT round trips around the few
+        # reads every click makes. SQLite reads open no transaction anyway (see write()).
         self._read_engine = (
-            self.engine if is_sqlite(self.engine) else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self.engine if is_sqlite(self.engine) else make_engine(url, pool_size=pool_size, autocommit=True)
         )
         self._writer: WriterLock | None = None
         if is_sqlite(self.engine):
@@ -223,6 +238,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._read_engine is not self.engine:
+            self._read_engine.dispose()
         if self._writer is not None:
             self._writer.close()
 

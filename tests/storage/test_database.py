@@ -206,3 +206,15 @@ def test_a_postgresql_connection_used_a_moment_ago_is_not_pinged(pg_url: str, mo
         assert _backend_pid(engine) != first
     finally:
         engine.dispose()
+
+
+def test_postgresql_reads_run_in_autocommit_on_a_pool_of_their_own(pg_url: str) -> None:
+    database = Database(pg_url, pool_size=1)
+    try:
+        for _ in range(2):  # a returned connection comes back as it was: nothing switches it
+            with database.read() as db:
+                assert db.connection.driver_connection.autocommit  # type: ignore[union-attr]
+            with database.write() as db:
+                assert not db.connection.driver_connection.autocommit  # type: ignore[union-attr]
+    finally:
+        database.dispose()
