@@ -40,7 +40,7 @@ def ensure_environment() -> None:
 
 # The PostgreSQL tests use this database when it answers and TEST_DATABASE_URL names no other.
 LOCAL_POSTGRESQL = ("127.0.0.1", 5432)
-LOCAL_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+LOCAL_TEST_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 
 
 def run(*args: str) -> int:

@@ -106,10 +106,15 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str) -> str:
         value = value.strip()
-        if not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
-        # The installed driver is psycopg 3; make the short form use it.
-        return value.replace("postgresql://", "postgresql+psycopg://", 1)
+        forms = ("sqlite://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://")
+        if not value.startswith(forms):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        # The installed driver is psycopg2: the short form and the psycopg (3) form that earlier releases installed
+        # both name it.
+        for form in ("postgresql://", "postgresql+psycopg://"):
+            if value.startswith(form):
+                return "postgresql+psycopg2://" + value.removeprefix(form)
+        return value
 
     @field_validator("log_level")
     @classmethod

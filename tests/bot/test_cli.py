@@ -118,7 +118,7 @@ def test_running_without_tokens_says_which_are_missing(tmp_path: Path, command: 
 @pytest.mark.parametrize(
     ("args", "env", "says"),
     [
-        (("roles", "list"), {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}, "could not be used"),
+        (("roles", "list"), {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "could not be used"),
         (("audit", "verify"), {"DATABASE_URL": "sqlite:////no/such/folder/x.db"}, "could not be used"),
         (("audit", "export", "--output", "missing/folder/audit.csv"), None, "No such file or directory"),
         (("serve", "--port", "99999"), None, "99999 is not a port"),

@@ -31,6 +31,26 @@ def test_the_environment_wins_over_dotenv(tmp_path: Path) -> None:
     assert settings.log_level == "DEBUG"
 
 
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://u@db/x", "postgresql+psycopg2://u@db/x"),
+        ("postgresql+psycopg2://u@db/x", "postgresql+psycopg2://u@db/x"),
+        # What earlier releases documented, when they installed psycopg 3.
+        ("postgresql+psycopg://u@db/x", "postgresql+psycopg2://u@db/x"),
+        (" sqlite:///x.db ", "sqlite:///x.db"),
+    ],
+)
+def test_every_postgresql_url_form_uses_the_installed_driver(tmp_path: Path, given: str, used: str) -> None:
+    assert load_settings({"DATABASE_URL": given}, dotenv_path=tmp_path / "absent.env").database_url == used
+
+
+def test_a_database_the_bot_cannot_use_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"DATABASE_URL": "mysql://u@db/x"}, dotenv_path=tmp_path / "absent.env")
+    assert "DATABASE_URL" in str(caught.value) and "postgresql://" in str(caught.value)
+
+
 def test_every_problem_is_listed_at_once(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings(
@@ -75,7 +95,7 @@ def test_secrets_never_show_in_repr_or_errors(tmp_path: Path) -> None:
     assert "db-very-secret" not in shown and "***" in shown
     assert settings.kajabi_enabled and settings.onekey_enabled
     assert settings.slack_bot_token.get_secret_value() == "xoxb-very-secret"
-    assert settings.database_url.startswith("postgresql+psycopg://")
+    assert settings.database_url.startswith("postgresql+psycopg2://")
 
 
 def test_env_example_documents_every_setting() -> None:

@@ -142,7 +142,7 @@ def test_the_checks_before_a_request_read_roles_and_the_delivery_in_one_statemen
 
 
 def test_the_database_url_shows_no_password() -> None:
-    assert "secret" not in repr(Database("postgresql+psycopg://user:secret@127.0.0.1:1/x"))
+    assert "secret" not in repr(Database("postgresql+psycopg2://user:secret@127.0.0.1:1/x"))
 
 
 def test_a_click_reads_the_request_with_the_clickers_roles_in_one_statement(database: Database) -> None:
