@@ -75,8 +75,9 @@ class Delivery:
     ) -> bool:
         """Show the request's current state on its card, the audit events its thread lacks, and tell the
         requester by DM what changed; False when Slack failed somewhere (the failure is recorded for the
-        catch-up). `current` is the request as a transition just left it, which saves a read (the card update
-        reads again afterwards, so a change made meanwhile still shows)."""
+        catch-up). `current` is the request as a transition (or its creation) just left it, with an audit event
+        its thread lacks; it saves reads (the card update reads again afterwards, so a change made meanwhile still
+        shows)."""
         request = current or tracking.current(self._core, request_id)
         if request is None:
             return True

@@ -36,7 +36,9 @@ def make_request(services: Services, *, say: Callable[[str], object], client: We
         say(text.unposted(posted.error, closed_id, channel_error=posted.channel_error))
         return
     asking.card_posted(services.core, request.id, channel=request.channel, card_ts=posted.ts)
-    services.delivery.sync(client, request.id, refresh=False)  # the card was just posted as it is
+    # The card was just posted as it is, and its thread surely lacks the creation's event: no read needed.
+    shown = request.model_copy(update={"card_ts": posted.ts})
+    services.delivery.sync(client, request.id, refresh=False, current=shown)
     say(text.posted(request.id))
 
 
