@@ -17,7 +17,7 @@ from bot.slack.commands import REASON_MAX, REASON_MIN, UNSTORABLE, reason_proble
 from bot.slack.errors import SLACK_OR_ANSWER_FAILURES, slack_error
 from bot.slack.listeners.handover import hand_over, tell_busy
 from bot.slack.listeners.picking import search_into_form
-from bot.slack.listeners.requesting import by_dm, make_request
+from bot.slack.listeners.requesting import ask_from_view, by_dm
 from bot.slack.picking import Asked
 from providers.base import InvalidSubscriptionId
 from storage.models import Role
@@ -140,11 +140,7 @@ def on_request_submitted(
         ack(response_action="update", view=picking.searching_form(label=provider.label))
         return
     asked = Asked(provider=provider.name, reason=typed.reason, channel=typed.channel, ticket=typed.ticket)
-    # A form sent twice makes one request.
-    ask = asked.ask(requester=user, subscription_id=subscription_id, command_key=f"view:{view.get('id', '')}"[:64])
-    say = by_dm(services, client, user)
-    work = services.provider_work.pool(provider.name)
-    if not hand_over(work, make_request, services, say=say, client=client, ask=ask, label=provider.label):
+    if not ask_from_view(services, client, view, asked, user=user, subscription_id=subscription_id):
         ack(response_action="errors", errors={forms.PROVIDER: text.busy(provider.label)})
         return
     ack()

@@ -17,7 +17,7 @@ from bot.slack import alerts, picking, text
 from bot.slack.commands import REASON_MAX, REASON_MIN, reason_problem
 from bot.slack.errors import SLACK_OR_ANSWER_FAILURES, slack_error
 from bot.slack.listeners.handover import hand_over
-from bot.slack.listeners.requesting import by_dm, make_request
+from bot.slack.listeners.requesting import ask_from_view, make_request
 from bot.slack.picking import Asked
 from providers.base import InvalidSubscriptionId, SubscriptionProvider
 from storage.models import Role
@@ -137,10 +137,7 @@ def on_pick_submitted(
         refused = access.record_denied(services.core, user, needed=Role.REQUESTER, attempted="request")
         ack(response_action="errors", errors={picking.CHOICE: text.refusal_text(refused)})
         return
-    ask = asked.ask(requester=user, subscription_id=subscription_id, command_key=f"view:{view.get('id', '')}"[:64])
-    say = by_dm(services, client, user)
-    work = services.provider_work.pool(provider.name)
-    if not hand_over(work, make_request, services, say=say, client=client, ask=ask, label=provider.label):
+    if not ask_from_view(services, client, view, asked, user=user, subscription_id=subscription_id):
         ack(response_action="errors", errors={picking.CHOICE: text.busy(provider.label)})
         return
     ack()

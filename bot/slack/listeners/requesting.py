@@ -4,6 +4,7 @@ the request, post the card, and tell the requester."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from slack_sdk import WebClient
 
@@ -12,6 +13,8 @@ from bot.core.asking import Ask
 from bot.core.results import Refusal
 from bot.runtime.services import Services
 from bot.slack import alerts, text
+from bot.slack.listeners.handover import hand_over
+from bot.slack.picking import Asked
 from storage.models import Role
 
 
@@ -40,6 +43,19 @@ def make_request(services: Services, *, say: Callable[[str], object], client: We
     shown = request.model_copy(update={"card_ts": posted.ts})
     services.delivery.sync(client, request.id, refresh=False, current=shown)
     say(text.posted(request.id))
+
+
+def ask_from_view(
+    services: Services, client: WebClient, view: dict[str, Any], asked: Asked, *, user: str, subscription_id: str
+) -> bool:
+    """A submitted form asks, after its ack, on the bulkhead of its provider; the requester hears by DM. The view's
+    id is the delivery key, so a form sent twice makes one request. False, with nothing asked, when the bulkhead is
+    full."""
+    ask = asked.ask(requester=user, subscription_id=subscription_id, command_key=f"view:{view.get('id', '')}"[:64])
+    provider = services.registry.get_provider(asked.provider)
+    say = by_dm(services, client, user)
+    work = services.provider_work.pool(provider.name)
+    return hand_over(work, make_request, services, say=say, client=client, ask=ask, label=provider.label)
 
 
 def by_dm(services: Services, client: WebClient, user: str) -> Callable[[str], None]:
