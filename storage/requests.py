@@ -56,8 +56,21 @@ _BY_ID = select(_requests).where(_c.id == bindparam("id"))
 _STATE_BY_ID = select(_c.status, _c.outcome).where(_c.id == bindparam("id"))
 _PROVIDER_BY_ID = select(_c.provider).where(_c.id == bindparam("id"))
 _BY_COMMAND_KEY = select(_requests).where(_c.command_key == bindparam("command_key"))
-_COUNT_SINCE = select(func.count()).where(_c.requester == bindparam("requester"), _c.created_at >= bindparam("since"))
 _INSERT = insert(_requests)
+_ACTIONS_SINCE = select(func.count()).where(
+    _events.c.actor == bindparam("actor"),
+    _events.c.action == bindparam("limit_action"),
+    _events.c.time >= bindparam("limit_since", type_=_events.c.time.type),
+)
+
+
+@dataclass(frozen=True)
+class ActionLimit:
+    """At most `most` events of `action` by the transition's actor since `since` (a velocity limit)."""
+
+    action: str
+    since: datetime
+    most: int
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,9 @@ class Transition:
     only_if_retry_safe: bool = False
     attempt: int | None = None  # attempts == this: an answer settles only the attempt it belongs to
     actor_role: Role | None = None  # the actor holds this role (or one above it) when the update runs
+    # The actor is still under this limit when the update runs (counted in the same statement, so on SQLite,
+    # where writes take turns, two decisions at the very limit cannot both pass).
+    within: ActionLimit | None = None
 
 
 _RECORDED = (
@@ -112,6 +128,7 @@ def _transition_statement(
     retry_safe: bool,
     attempt: bool,
     role: bool,
+    limited: bool,
 ) -> Update:
     """The conditional UPDATE of one shape of transition, built once: the few shapes come from the use cases'
     code, and a statement built once is compiled once (SQLAlchemy's cache keys it by the object). RETURNING
@@ -130,6 +147,8 @@ def _transition_statement(
         conditions.append(_c.attempts == bindparam("attempt"))
     if role:
         conditions.append(holds_role(bindparam("actor"), bindparam("roles", expanding=True)))
+    if limited:
+        conditions.append(_ACTIONS_SINCE.scalar_subquery() < bindparam("limit_most"))
     return update(_requests).where(*conditions).values(values).returning(*_requests.c)
 
 
@@ -138,6 +157,12 @@ class TransitionResult:
     won: bool
     request: CancellationRequest
     event: AuditEvent | None = None  # the winner's audit event
+
+
+@dataclass(frozen=True)
+class Created:
+    request: CancellationRequest
+    event: AuditEvent  # its request.created
 
 
 def create(
@@ -153,7 +178,7 @@ def create(
     command_key: str | None = None,
     ticket_link: str | None = None,
     audit_detail: dict[str, Any] | None = None,
-) -> CancellationRequest:
+) -> Created:
     now = audit.utcnow()
     request = CancellationRequest(
         id=new_request_id(),
@@ -170,7 +195,7 @@ def create(
         ticket_link=ticket_link,
     )
     db.execute(_INSERT, request.model_dump())
-    audit.append(
+    event = audit.append(
         db,
         actor=requester,
         action="request.created",
@@ -185,7 +210,7 @@ def create(
             **(audit_detail or {}),
         },
     )
-    return request
+    return Created(request, event)
 
 
 def get(db: Connection, request_id: str) -> CancellationRequest:
@@ -247,6 +272,7 @@ def transition(db: Connection, request_id: str, change: Transition) -> Transitio
         retry_safe=change.only_if_retry_safe,
         attempt=change.attempt is not None,
         role=change.actor_role is not None,
+        limited=change.within is not None,
     )
     params: dict[str, Any] = {name: getattr(change, name) for name in recorded}
     params.update(
@@ -259,6 +285,8 @@ def transition(db: Connection, request_id: str, change: Transition) -> Transitio
         roles=roles_including(change.actor_role) if change.actor_role else [],
         attempt=change.attempt,
     )
+    if change.within is not None:
+        params.update(limit_action=change.within.action, limit_since=change.within.since, limit_most=change.within.most)
     # The winner gets the row as its update left it (RETURNING); a loser reads the row as the winner left it.
     changed = load(CancellationRequest, db.execute(statement, params))
     if not changed:
@@ -310,10 +338,16 @@ _RELEASE_NOTIFICATION = (
     update(_requests).where(_ID, _c.notified_status == bindparam("told")).values(notified_status=S.PENDING.value)
 )
 _roles = table(RoleAssignment)
-# No rows when the user has no role; otherwise each row also says whether the delivery was seen.
-_STANDING = select(_roles.c.role, exists().where(_c.command_key == bindparam("command_key")).label("seen")).where(
-    _roles.c.user_id == bindparam("user_id")
-)
+# No rows when the user has no role; otherwise each row also says whether the delivery was seen, and how many
+# requests the user made since a moment.
+_STANDING = select(
+    _roles.c.role,
+    exists().where(_c.command_key == bindparam("command_key")).label("seen"),
+    select(func.count())
+    .where(_c.requester == bindparam("user_id"), _c.created_at >= bindparam("since"))
+    .scalar_subquery()
+    .label("made"),
+).where(_roles.c.user_id == bindparam("user_id"))
 
 
 # One row per role the user holds (one with no role when they hold none), each carrying the whole request.
@@ -335,11 +369,20 @@ def find_with_roles(db: Connection, request_id: str, *, user_id: str) -> tuple[C
     return CancellationRequest.model_construct(**fields), roles
 
 
-def standing(db: Connection, *, user_id: str, command_key: str) -> tuple[set[Role], bool]:
-    """The user's roles, and whether a request was already made from this command delivery (only known when
-    the user has a role): the checks before a new request, in one statement."""
-    rows = db.execute(_STANDING, {"user_id": user_id, "command_key": command_key}).all()
-    return {Role(role) for role, _ in rows}, any(bool(seen) for _, seen in rows)
+@dataclass(frozen=True)
+class Standing:
+    """What a new request is checked against, read in one statement."""
+
+    roles: set[Role]
+    seen: bool  # a request was already made from this command delivery
+    made: int  # the requests the user made since the moment asked about
+
+
+def standing(db: Connection, *, user_id: str, command_key: str, since: datetime) -> Standing:
+    """The user's roles and, when they hold one, whether a request was already made from this command delivery
+    and how many they made since `since`: the checks before a new request."""
+    rows = db.execute(_STANDING, {"user_id": user_id, "command_key": command_key, "since": since}).all()
+    return Standing({Role(row.role) for row in rows}, any(row.seen for row in rows), rows[0].made if rows else 0)
 
 
 def set_card(db: Connection, request_id: str, *, channel: str, card_ts: str) -> None:
@@ -485,11 +528,6 @@ def claim_follow_ups(
 def recent_by_requester(db: Connection, requester: str, *, limit: int = 10) -> list[CancellationRequest]:
     query = select(_requests).where(_c.requester == requester).order_by(_c.created_at.desc()).limit(limit)
     return load(CancellationRequest, db.execute(query))
-
-
-def count_since(db: Connection, *, requester: str, since: datetime) -> int:
-    """How many requests `requester` made since `since` (the velocity limit asks before each request)."""
-    return int(db.execute(_COUNT_SINCE, {"requester": requester, "since": since}).scalar_one())
 
 
 def pending_for(

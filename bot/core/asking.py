@@ -11,7 +11,7 @@ from bot.core import access, transitions
 from bot.core.context import Core
 from bot.core.results import SYSTEM_ACTOR, Refusal, Refused, Result, answers_refusals
 from providers.base import InvalidSubscriptionId, LookupResult, Outcome, SubscriptionStatus, UnknownProvider
-from storage import audit, requests, roles
+from storage import requests, roles
 from storage.models import CancellationRequest, RequestStatus, Role
 from storage.requests import Transition
 
@@ -37,16 +37,18 @@ class _RoleRevoked(Exception):
 @answers_refusals
 def request(core: Core, ask: Ask) -> Result:
     with core.database.read() as db:
-        held, seen = requests.standing(db, user_id=ask.requester, command_key=ask.command_key or "")
-    if ask.command_key and seen:
+        standing = requests.standing(
+            db, user_id=ask.requester, command_key=ask.command_key or "", since=core.clock() - timedelta(days=1)
+        )
+    if ask.command_key and standing.seen:
         existing = _by_command(core, ask.command_key)
         if existing is not None:
             return Result(ok=True, request=existing, duplicate=True)
-    if not any(role.includes(Role.REQUESTER) for role in held):
+    if not any(role.includes(Role.REQUESTER) for role in standing.roles):
         # The ack trusted a recent yes; the role has been revoked since.
         access.forget_requester(core, ask.requester)
         return access.record_denied(core, ask.requester, needed=Role.REQUESTER, attempted="request")
-    _check_daily_limit(core, ask.requester)
+    _check_daily_limit(core, ask.requester, made=standing.made)
     _check_not_covered(core, ask)
     provider, subscription_id, found = _lookup(core, ask)
     assert found.snapshot is not None
@@ -68,7 +70,6 @@ def request(core: Core, ask: Ask) -> Result:
                 ticket_link=ask.ticket_link,
                 audit_detail={"subscription_status": found.snapshot.status.value},
             )
-            events = audit.events_for_request(db, created.id)
     except _RoleRevoked:
         access.forget_requester(core, ask.requester)
         return access.record_denied(core, ask.requester, needed=Role.REQUESTER, attempted="request")
@@ -80,7 +81,7 @@ def request(core: Core, ask: Ask) -> Result:
             return Result(ok=True, request=existing, duplicate=True)
         _check_not_covered(core, ask, subscription_id=subscription_id)
         raise
-    return Result(ok=True, request=created, events=events)
+    return Result(ok=True, request=created.request, events=[created.event])
 
 
 def _check_not_covered(core: Core, ask: Ask, *, subscription_id: str | None = None) -> None:
@@ -98,10 +99,9 @@ def _check_not_covered(core: Core, ask: Ask, *, subscription_id: str | None = No
         raise Refused(Result(ok=False, refusal=Refusal.ALREADY_REQUESTED, request=covering))
 
 
-def _check_daily_limit(core: Core, requester: str) -> None:
+def _check_daily_limit(core: Core, requester: str, *, made: int) -> None:
+    """Refused when the requester already made `made` requests in the last 24 hours, at or over the limit."""
     limit = core.policy.max_requests_per_day
-    with core.database.read() as db:
-        made = requests.count_since(db, requester=requester, since=core.clock() - timedelta(days=1))
     if made >= limit:
         access.audit_refusal(core, None, requester, "limit.requests", {"limit": limit, "window": "24h"})
         raise Refused(Result(ok=False, refusal=Refusal.OVER_LIMIT, limit=limit))

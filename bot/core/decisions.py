@@ -12,10 +12,11 @@ from bot.core.results import SYSTEM_ACTOR, Refusal, Refused, Result, answers_ref
 from providers.base import CancelResult, LookupResult, Outcome, SubscriptionSnapshot, SubscriptionStatus
 from storage import audit, requests
 from storage.models import CancellationRequest, RequestStatus, Role
-from storage.requests import Transition
+from storage.requests import ActionLimit, Transition
 
 log = logging.getLogger(__name__)
 S = RequestStatus
+APPROVED = "request.approved"
 
 OUTCOME_STATUS = {
     Outcome.CANCELLED: S.CANCELLED,
@@ -39,21 +40,17 @@ def approve(core: Core, request_id: str, *, approver: str) -> Result:
     _refuse_if_expired(core, request)
     now = core.clock()
     limit = core.policy.max_approvals_per_hour
-    with core.database.read() as db:
-        given = audit.count_actions(db, actor=approver, action="request.approved", since=now - timedelta(hours=1))
-    if given >= limit:
-        access.audit_refusal(core, request.id, approver, "limit.approvals", {"limit": limit, "window": "1h"})
-        return Result(ok=False, request=request, refusal=Refusal.OVER_LIMIT, limit=limit)
-    return transitions.decide(
+    result = transitions.decide(
         core,
         request.id,
         Transition(
             expected=S.PENDING,
             target=S.EXECUTING,
             actor=approver,
-            action="request.approved",
+            action=APPROVED,
             actor_role=Role.APPROVER,
             unexpired_at=now,
+            within=ActionLimit(action=APPROVED, since=now - timedelta(hours=1), most=limit),
             decided_by=approver,
             decided_at=now,
             started_at=now,
@@ -61,6 +58,20 @@ def approve(core: Core, request_id: str, *, approver: str) -> Result:
             new_attempt=True,
         ),
     )
+    if result.refusal is Refusal.ALREADY_DECIDED and _over_approval_limit(core, result.request, approver, now):
+        access.audit_refusal(core, request.id, approver, "limit.approvals", {"limit": limit, "window": "1h"})
+        return Result(ok=False, request=result.request, refusal=Refusal.OVER_LIMIT, limit=limit)
+    return result
+
+
+def _over_approval_limit(core: Core, request: CancellationRequest | None, approver: str, now: datetime) -> bool:
+    """Why an approval of a request that is still pending lost: the approver's hourly limit (the one condition
+    left once the status, the expiry and the role are ruled out)."""
+    if request is None or request.status != S.PENDING or request.expires_at <= now:
+        return False
+    with core.database.read() as db:
+        given = audit.count_actions(db, actor=approver, action=APPROVED, since=now - timedelta(hours=1))
+    return given >= core.policy.max_approvals_per_hour
 
 
 @answers_refusals

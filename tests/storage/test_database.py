@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from storage import audit, processes, requests, roles
 from storage.database import Database, make_engine, table
 from storage.models import CancellationRequest, Role
+from storage.requests import Standing
 from tests.storage.test_state_machine import make_request
 
 _requests = table(CancellationRequest)
@@ -108,22 +109,28 @@ def test_a_second_request_from_the_same_command_is_refused_without_its_values(da
         "command_key": "trigger-1",
     }
     with database.write() as db:
-        first = requests.create(db, **fields)
+        first = requests.create(db, **fields).request
     with pytest.raises(IntegrityError) as raised, database.write() as db:
         requests.create(db, **fields)
     assert "sb_1001" not in str(raised.value)  # values stay out of the message
     with database.read() as db:
         assert requests.by_command_key(db, "trigger-1") == first
-        assert requests.count_since(db, requester="U0REQUEST", since=first.created_at) == 1
         assert [e.action for e in audit.events_for_request(db, first.id)] == ["request.created"]
 
 
-def test_the_checks_before_a_request_read_roles_and_the_delivery_in_one_statement(database: Database) -> None:
+def test_the_checks_before_a_request_read_roles_the_delivery_and_the_count_in_one_statement(
+    database: Database,
+) -> None:
     with database.write() as db:
         roles.grant(db, user_id="U0REQUEST", role=Role.APPROVER, actor="cli:test")
+    before = audit.utcnow() - timedelta(seconds=1)
     with database.read() as db:
-        assert requests.standing(db, user_id="U0NOBODY", command_key="trigger-9") == (set(), False)
-        assert requests.standing(db, user_id="U0REQUEST", command_key="trigger-9") == ({Role.APPROVER}, False)
+        assert requests.standing(db, user_id="U0NOBODY", command_key="trigger-9", since=before) == Standing(
+            set(), False, 0
+        )
+        assert requests.standing(db, user_id="U0REQUEST", command_key="trigger-9", since=before) == Standing(
+            {Role.APPROVER}, False, 0
+        )
     with database.write() as db:
         requests.create(
             db,
@@ -136,9 +143,14 @@ def test_the_checks_before_a_request_read_roles_and_the_delivery_in_one_statemen
             expires_at=audit.utcnow() + timedelta(hours=1),
             command_key="trigger-9",
         )
+    after = audit.utcnow() + timedelta(seconds=1)
     with database.read() as db:
-        assert requests.standing(db, user_id="U0REQUEST", command_key="trigger-9") == ({Role.APPROVER}, True)
-        assert requests.standing(db, user_id="U0REQUEST", command_key="") == ({Role.APPROVER}, False)
+        seen = requests.standing(db, user_id="U0REQUEST", command_key="trigger-9", since=before)
+        assert seen == Standing({Role.APPROVER}, True, 1)
+        assert requests.standing(db, user_id="U0REQUEST", command_key="", since=before) == Standing(
+            {Role.APPROVER}, False, 1
+        )
+        assert requests.standing(db, user_id="U0REQUEST", command_key="", since=after).made == 0
 
 
 def test_the_database_url_shows_no_password() -> None:

@@ -16,7 +16,7 @@ from storage import audit, chain, requests
 from storage.database import Database, WriterLock
 from storage.errors import DatabaseBusy, IllegalTransition
 from storage.models import RequestStatus
-from storage.requests import Transition
+from storage.requests import ActionLimit, Transition
 
 S = RequestStatus
 
@@ -33,7 +33,7 @@ def make_request(database: Database, **overrides: object) -> str:
             snapshot="{}",
             expires_at=audit.utcnow() + timedelta(hours=1),
         )
-        return created.id
+        return created.request.id
 
 
 def test_sixteen_threads_racing_one_transition_have_exactly_one_winner(database: Database) -> None:
@@ -141,6 +141,46 @@ def test_conditions_beyond_the_status_guard_the_update(database: Database) -> No
         result = requests.transition(db, request_id, replace(approve, due_at=later, new_attempt=True))
     assert result.won and result.request.status == S.EXECUTING and result.request.attempts == 1
     assert result.event is not None and result.event.action == "request.approved"
+
+
+def _approve_within(limit: int, *, since_hours: float = 1) -> Transition:
+    since = audit.utcnow() - timedelta(hours=since_hours)
+    within = ActionLimit(action="request.approved", since=since, most=limit)
+    return Transition(expected=S.PENDING, target=S.EXECUTING, actor="U0A", action="request.approved", within=within)
+
+
+def test_an_actor_at_the_limit_loses_the_transition_and_the_request_stays_as_it_was(database: Database) -> None:
+    ids = [make_request(database, subscription_id=f"sb_{n}") for n in range(3)]
+    with database.write() as db:
+        assert requests.transition(db, ids[0], _approve_within(2)).won
+        assert requests.transition(db, ids[1], _approve_within(2)).won
+        third = requests.transition(db, ids[2], _approve_within(2))
+    assert not third.won and third.request.status == S.PENDING and third.event is None
+    with database.write() as db:  # only the window's events count: none in the last second
+        assert requests.transition(db, ids[2], _approve_within(2, since_hours=-1 / 3600)).won
+
+
+def test_approvals_racing_at_the_limit_pass_only_up_to_it_on_sqlite(sqlite_database: Database) -> None:
+    # SQLite runs one write at a time, so the count inside each update sees every approval before it. (On
+    # PostgreSQL, two updates running at the same instant each count without the other: README, Velocity limits.)
+    ids = [make_request(sqlite_database, subscription_id=f"sb_{n}") for n in range(12)]
+    barrier = threading.Barrier(len(ids))
+    wins: list[str] = []
+
+    def approve(request_id: str) -> None:
+        barrier.wait()
+        with sqlite_database.write() as db:
+            if requests.transition(db, request_id, _approve_within(3)).won:
+                wins.append(request_id)
+
+    threads = [threading.Thread(target=approve, args=(request_id,)) for request_id in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 3
+    with sqlite_database.read() as db:
+        assert audit.count_actions(db, actor="U0A", action="request.approved", since=audit.utcnow() - timedelta(1)) == 3
 
 
 def test_a_retry_needs_a_failure_that_is_safe_to_retry(database: Database) -> None:
