@@ -303,7 +303,16 @@ def transition(db: Connection, request_id: str, change: Transition) -> Transitio
 
 # The card, thread and DM bookkeeping: not status changes, and none of them decides a race about a cancel.
 _ID = _c.id == bindparam("request_id")
-_SET_CARD = update(_requests).where(_ID).values(channel=bindparam("channel"), card_ts=bindparam("card_ts"))
+_SET_CARD = (
+    update(_requests)
+    .where(_ID)
+    .values(
+        channel=bindparam("channel"),
+        card_ts=bindparam("card_ts"),
+        thread_lock_at=bindparam("now", type_=_c.thread_lock_at.type),
+        thread_lock_owner=bindparam("owner"),
+    )
+)
 _MARK_DIRTY = update(_requests).where(_ID).values(card_dirty=True)
 _MARK_CLEAN = update(_requests).where(_ID, _c.status == bindparam("shown_status")).values(card_dirty=False)
 _THREAD_POSTED = (
@@ -385,9 +394,12 @@ def standing(db: Connection, *, user_id: str, command_key: str, since: datetime)
     return Standing({Role(row.role) for row in rows}, any(row.seen for row in rows), rows[0].made if rows else 0)
 
 
-def set_card(db: Connection, request_id: str, *, channel: str, card_ts: str) -> None:
-    """Record where the request's card lives; not a status change."""
-    db.execute(_SET_CARD, {"request_id": request_id, "channel": channel, "card_ts": card_ts})
+def set_card(db: Connection, request_id: str, *, channel: str, card_ts: str, owner: str, now: datetime) -> None:
+    """Record where the request's card lives, and give its thread to `owner` (see lock_thread): nobody can post
+    to a thread before its card is recorded, so the poster of the card takes it without asking. Not a status
+    change."""
+    params = {"request_id": request_id, "channel": channel, "card_ts": card_ts, "owner": owner, "now": now}
+    db.execute(_SET_CARD, params)
 
 
 def mark_card_dirty(db: Connection, request_id: str) -> None:

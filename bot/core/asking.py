@@ -155,8 +155,9 @@ def _by_command(core: Core, command_key: str) -> CancellationRequest | None:
 
 
 def card_posted(core: Core, request_id: str, *, channel: str, card_ts: str) -> None:
+    """Record the posted card; this process holds its thread from now (Delivery.sync with `thread`)."""
     with core.database.write() as db:
-        requests.set_card(db, request_id, channel=channel, card_ts=card_ts)
+        requests.set_card(db, request_id, channel=channel, card_ts=card_ts, owner=core.process_id, now=core.clock())
 
 
 def close_unposted(core: Core, request_id: str, *, why: str) -> Result:

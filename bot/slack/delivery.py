@@ -18,7 +18,7 @@ from bot.core import tracking
 from bot.core.context import Core
 from bot.slack import blocks, text
 from bot.slack.errors import CHANNEL_ERRORS, PERMANENT_ERRORS, SLACK_FAILURES, SLACK_OR_ANSWER_FAILURES, slack_error
-from storage.models import CancellationRequest, RoleGrant
+from storage.models import AuditEvent, CancellationRequest, RoleGrant
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,14 @@ class Delivery:
         *,
         refresh: bool = True,
         current: CancellationRequest | None = None,
+        thread: list[AuditEvent] | None = None,
     ) -> bool:
         """Show the request's current state on its card, the audit events its thread lacks, and tell the
         requester by DM what changed; False when Slack failed somewhere (the failure is recorded for the
         catch-up). `current` is the request as a transition (or its creation) just left it, with an audit event
         its thread lacks; it saves reads (the card update reads again afterwards, so a change made meanwhile still
-        shows)."""
+        shows). `thread`: the caller already holds the thread of the card it just posted (asking.card_posted), and
+        these are its first events."""
         request = current or tracking.current(self._core, request_id)
         if request is None:
             return True
@@ -88,7 +90,7 @@ class Delivery:
             if refresh or request.card_dirty:
                 shown = self._refresh(client, request)
             # A copy from a transition comes with that transition's audit event: the thread surely lacks it.
-            posted, claimed = self._thread(client, request, behind=current is not None, tell=tell)
+            posted, claimed = self._thread(client, request, behind=current is not None, tell=tell, held=thread)
             shown = posted and shown
         if tell is not None:
             if claimed is None:
@@ -132,15 +134,25 @@ class Delivery:
         return True
 
     def _thread(
-        self, client: WebClient, request: CancellationRequest, *, behind: bool, tell: str | None
+        self,
+        client: WebClient,
+        request: CancellationRequest,
+        *,
+        behind: bool,
+        tell: str | None,
+        held: list[AuditEvent] | None = None,
     ) -> tuple[bool, bool | None]:
         """Post the events the thread lacks. One worker at a time holds the thread, so lines appear once and
         in order; it keeps posting until nothing is left, so events added meanwhile are not stranded. Returns
         whether Slack took them all, and whether the requester's DM of `tell` was claimed by the write that
-        recorded the thread (None when no such write was made), which saves a write of its own."""
-        taken = tracking.take_thread(
-            self._core, request, lease=self._thread_lease, dead_after=self._dead_after, behind=behind
-        )
+        recorded the thread (None when no such write was made), which saves a write of its own. `held`: the
+        thread is already this worker's, with these events to post first."""
+        if held is not None:
+            taken: tuple[int, list[AuditEvent]] | None = (request.thread_sequence, held)
+        else:
+            taken = tracking.take_thread(
+                self._core, request, lease=self._thread_lease, dead_after=self._dead_after, behind=behind
+            )
         if taken is None:
             return True, None
         shown, events = taken

@@ -90,7 +90,7 @@ def test_a_thread_lease_of_a_dead_process_is_taken_over_at_once(database: Databa
 def test_a_failing_block_rolls_its_statements_back(database: Database) -> None:
     request_id = make_request(database)
     with pytest.raises(RuntimeError), database.write() as db:
-        requests.set_card(db, request_id, channel="C0OTHER", card_ts="1.2")
+        requests.set_card(db, request_id, channel="C0OTHER", card_ts="1.2", owner="test", now=audit.utcnow())
         raise RuntimeError("after the write")
     with database.read() as db:
         found = requests.find(db, request_id)

@@ -219,7 +219,7 @@ def test_readers_do_not_wait_for_a_writer(sqlite_database: Database) -> None:
 
 def _set_card_and_status(database: Database, request_id: str, status: RequestStatus) -> None:
     with database.write() as db:
-        requests.set_card(db, request_id, channel="C0CHANNEL", card_ts="1.1")
+        requests.set_card(db, request_id, channel="C0CHANNEL", card_ts="1.1", owner="test", now=audit.utcnow())
     with database.write() as db:
         db.execute(text("UPDATE cancellation_requests SET status = :s WHERE id = :id"), {"s": status, "id": request_id})
 

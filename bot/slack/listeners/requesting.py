@@ -39,9 +39,9 @@ def make_request(services: Services, *, say: Callable[[str], object], client: We
         say(text.unposted(posted.error, closed_id, channel_error=posted.channel_error))
         return
     asking.card_posted(services.core, request.id, channel=request.channel, card_ts=posted.ts)
-    # The card was just posted as it is, and its thread surely lacks the creation's event: no read needed.
+    # The card was just posted as it is, and its thread, now held by this process, lacks the creation's event.
     shown = request.model_copy(update={"card_ts": posted.ts})
-    services.delivery.sync(client, request.id, refresh=False, current=shown)
+    services.delivery.sync(client, request.id, refresh=False, current=shown, thread=result.events)
     say(text.posted(request.id))
 
 
