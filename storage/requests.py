@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Update, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Update, and_, bindparam, case, exists, func, insert, or_, select, update
 
 from storage import audit, chain, processes
 from storage.database import load, table
@@ -332,7 +332,30 @@ _LOCK_THREAD = (
         ),
     )
     .values(thread_lock_at=bindparam("now"), thread_lock_owner=bindparam("owner"))
-    .returning(_c.thread_sequence)
+    .returning(
+        _c.thread_sequence,
+        select(func.min(_events.c.sequence))
+        .where(_events.c.request_id == _c.id, _events.c.sequence > _c.thread_sequence)
+        .scalar_subquery()
+        .label("first_unshown"),
+    )
+)
+# Record the last event shown; keep (and renew) the lease only while events past it wait, decided in the same
+# statement, so an event committed by another worker is never left unposted.
+_THREAD_SHOWN = (
+    update(_requests)
+    .where(_ID)
+    .values(
+        thread_sequence=bindparam("upto"),
+        thread_lock_at=case(
+            (
+                exists().where(_events.c.request_id == _c.id, _events.c.sequence > bindparam("upto")),
+                bindparam("now", type_=_c.thread_lock_at.type),
+            ),
+            else_=None,
+        ),
+    )
+    .returning(_c.thread_lock_at)
 )
 _LAST_EVENT = select(func.max(_events.c.sequence)).where(_events.c.request_id == bindparam("request_id"))
 # Decided on the row as it is now, not as the caller last read it: a caller holding an older copy still claims
@@ -413,17 +436,23 @@ def mark_card_clean(db: Connection, request_id: str, *, shown_status: str) -> No
 
 def lock_thread(
     db: Connection, request_id: str, *, owner: str, now: datetime, stale_before: datetime, dead_before: datetime
-) -> int | None:
+) -> tuple[int, int | None] | None:
     """Become the one worker posting to this request's thread, taking over a lease that is older than
-    `stale_before` or whose process was last heard from before `dead_before`: the last event the thread shows,
-    or None when another worker holds it."""
+    `stale_before` or whose process was last heard from before `dead_before`: the last event the thread shows and
+    the first it does not (None when it shows them all); None when another worker holds it."""
     params = {"request_id": request_id, "owner": owner, "now": now, "stale_before": stale_before}
-    shown = db.execute(_LOCK_THREAD, {**params, "dead_before": dead_before}).scalar()
-    return None if shown is None else int(shown)
+    row = db.execute(_LOCK_THREAD, {**params, "dead_before": dead_before}).one_or_none()
+    return None if row is None else (int(row.thread_sequence), row.first_unshown)
 
 
 def last_event_sequence(db: Connection, request_id: str) -> int:
     return int(db.execute(_LAST_EVENT, {"request_id": request_id}).scalar() or 0)
+
+
+def thread_shown(db: Connection, request_id: str, *, upto: int, now: datetime) -> bool:
+    """Record the last event shown in the thread; whether events past it wait (the lease is then kept, renewed),
+    or not (the lease is given back)."""
+    return db.execute(_THREAD_SHOWN, {"request_id": request_id, "upto": upto, "now": now}).scalar() is not None
 
 
 def thread_posted(db: Connection, request_id: str, *, upto: int, now: datetime | None = None) -> None:

@@ -42,22 +42,34 @@ def card_shown(core: Core, request_id: str, *, status: str) -> None:
 
 
 def take_thread(
-    core: Core, request: CancellationRequest, *, lease: timedelta, dead_after: timedelta, behind: bool = False
+    core: Core,
+    request: CancellationRequest,
+    *,
+    lease: timedelta,
+    dead_after: timedelta,
+    behind: bool = False,
+    known: list[AuditEvent] | None = None,
 ) -> tuple[int, list[AuditEvent]] | None:
     """Become the one worker posting to this request's thread, with the last event shown and the events it
     lacks; None when nothing is owed or another worker holds the thread (it posts these too). `behind`: the
-    caller knows events were added since `request` was read (it just made one), so there is no need to look."""
+    caller knows events were added since `request` was read (it just made one), so there is no need to look;
+    `known`: those events, read again only when the thread lacks more than them."""
     if not behind:
         with core.database.read() as db:
             if requests.last_event_sequence(db, request.id) <= request.thread_sequence:
                 return None  # nothing to post: no lease, no write
     now = core.clock()
     with core.database.write() as db:
-        shown = requests.lock_thread(
+        locked = requests.lock_thread(
             db, request.id, owner=core.process_id, now=now, stale_before=now - lease, dead_before=now - dead_after
         )
-        if shown is None:
+        if locked is None:
             return None
+        shown, first_unshown = locked
+        if first_unshown is None:
+            return shown, []
+        if known and known[0].sequence == first_unshown:
+            return shown, known  # later events, if any, come with thread_shown
         return shown, audit.events_for_request(db, request.id, after=shown)
 
 
@@ -67,8 +79,8 @@ def thread_shown(core: Core, request_id: str, *, upto: int, tell: str | None = N
     `tell`, the same write also claims the requester's DM of that status (see claim_notification): whether it was
     claimed comes second."""
     with core.database.write() as db:
-        events = audit.events_for_request(db, request_id, after=upto)
-        requests.thread_posted(db, request_id, upto=upto, now=core.clock() if events else None)
+        more = requests.thread_shown(db, request_id, upto=upto, now=core.clock())
+        events = audit.events_for_request(db, request_id, after=upto) if more else []
         claimed = tell is not None and requests.claim_notification(db, request_id, status=tell)
     return events, claimed
 

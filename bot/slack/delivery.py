@@ -72,14 +72,15 @@ class Delivery:
         *,
         refresh: bool = True,
         current: CancellationRequest | None = None,
-        thread: list[AuditEvent] | None = None,
+        events: list[AuditEvent] | None = None,
+        thread_held: bool = False,
     ) -> bool:
         """Show the request's current state on its card, the audit events its thread lacks, and tell the
         requester by DM what changed; False when Slack failed somewhere (the failure is recorded for the
         catch-up). `current` is the request as a transition (or its creation) just left it, with an audit event
         its thread lacks; it saves reads (the card update reads again afterwards, so a change made meanwhile still
-        shows). `thread`: the caller already holds the thread of the card it just posted (asking.card_posted), and
-        these are its first events."""
+        shows), and `events` the audit events it added. `thread_held`: the caller holds the thread already, that
+        of the card it just posted (asking.card_posted), and `events` are its first."""
         request = current or tracking.current(self._core, request_id)
         if request is None:
             return True
@@ -90,7 +91,9 @@ class Delivery:
             if refresh or request.card_dirty:
                 shown = self._refresh(client, request)
             # A copy from a transition comes with that transition's audit event: the thread surely lacks it.
-            posted, claimed = self._thread(client, request, behind=current is not None, tell=tell, held=thread)
+            posted, claimed = self._thread(
+                client, request, behind=current is not None, tell=tell, known=events or [], held=thread_held
+            )
             shown = posted and shown
         if tell is not None:
             if claimed is None:
@@ -140,18 +143,25 @@ class Delivery:
         *,
         behind: bool,
         tell: str | None,
-        held: list[AuditEvent] | None = None,
+        known: list[AuditEvent],
+        held: bool,
     ) -> tuple[bool, bool | None]:
         """Post the events the thread lacks. One worker at a time holds the thread, so lines appear once and
         in order; it keeps posting until nothing is left, so events added meanwhile are not stranded. Returns
         whether Slack took them all, and whether the requester's DM of `tell` was claimed by the write that
-        recorded the thread (None when no such write was made), which saves a write of its own. `held`: the
-        thread is already this worker's, with these events to post first."""
-        if held is not None:
-            taken: tuple[int, list[AuditEvent]] | None = (request.thread_sequence, held)
+        recorded the thread (None when no such write was made), which saves a write of its own. `known`: events
+        the caller just added (see tracking.take_thread); `held`: the thread is already this worker's, and
+        `known` is all it lacks."""
+        if held:
+            taken: tuple[int, list[AuditEvent]] | None = (request.thread_sequence, known)
         else:
             taken = tracking.take_thread(
-                self._core, request, lease=self._thread_lease, dead_after=self._dead_after, behind=behind
+                self._core,
+                request,
+                lease=self._thread_lease,
+                dead_after=self._dead_after,
+                behind=behind,
+                known=known,
             )
         if taken is None:
             return True, None

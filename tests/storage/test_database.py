@@ -24,9 +24,8 @@ def test_a_datetime_written_reads_back_equal_and_aware(database: Database) -> No
     request_id = make_request(database)
     moment = audit.utcnow()
     with database.write() as db:
-        assert (
-            requests.lock_thread(db, request_id, owner="p1", now=moment, stale_before=moment, dead_before=moment) == 0
-        )
+        locked = requests.lock_thread(db, request_id, owner="p1", now=moment, stale_before=moment, dead_before=moment)
+        assert locked is not None and locked[0] == 0
     with database.read() as db:
         stored = db.execute(select(_requests.c.thread_lock_at).where(_requests.c.id == request_id)).scalar_one()
         found = requests.find(db, request_id)
@@ -40,9 +39,10 @@ def test_datetimes_compare_as_times_so_only_a_lapsed_lease_is_taken_over(databas
     tick = timedelta(microseconds=1)
 
     def lock(stale_before: datetime) -> int | None:
-        return requests.lock_thread(
+        locked = requests.lock_thread(
             db, request_id, owner="p1", now=taken, stale_before=stale_before, dead_before=taken - timedelta(days=1)
         )
+        return None if locked is None else locked[0]
 
     with database.write() as db:
         processes.register(db, process_id="p1", host="h", pid=1, now=taken)
@@ -58,11 +58,8 @@ def test_a_thread_lease_of_a_dead_process_is_taken_over_at_once(database: Databa
     with database.write() as db:
         processes.register(db, process_id="alive", host="h", pid=1, now=now)
         processes.register(db, process_id="dead", host="h", pid=2, now=now - timedelta(minutes=5))
-        assert (
-            requests.lock_thread(
-                db, request_id, owner="dead", now=now, stale_before=now - timedelta(hours=1), dead_before=now
-            )
-            == 0
+        assert requests.lock_thread(
+            db, request_id, owner="dead", now=now, stale_before=now - timedelta(hours=1), dead_before=now
         )
     with database.write() as db:  # the lease is fresh, but its process has been silent for a minute: taken over
         taken = requests.lock_thread(
@@ -73,7 +70,7 @@ def test_a_thread_lease_of_a_dead_process_is_taken_over_at_once(database: Databa
             stale_before=now - timedelta(hours=1),
             dead_before=now - timedelta(minutes=1),
         )
-        assert taken == 0
+        assert taken is not None and taken[0] == 0
         assert (
             requests.lock_thread(
                 db,
@@ -85,6 +82,23 @@ def test_a_thread_lease_of_a_dead_process_is_taken_over_at_once(database: Databa
             )
             is None
         )  # a live holder keeps it
+
+
+def test_a_taken_thread_says_what_it_lacks_and_keeps_its_lease_only_while_events_wait(database: Database) -> None:
+    request_id = make_request(database)
+    now = audit.utcnow()
+    lease = {"owner": "p1", "now": now, "stale_before": now - timedelta(hours=1), "dead_before": now}
+    with database.write() as db:
+        processes.register(db, process_id="p1", host="h", pid=1, now=now)
+        created = audit.events_for_request(db, request_id)[-1]
+        assert requests.lock_thread(db, request_id, **lease) == (0, created.sequence)
+        noted = audit.append(db, actor="U0A", action="note", request_id=request_id)
+        # Shown up to the creation: the note waits, so the lease is kept.
+        assert requests.thread_shown(db, request_id, upto=created.sequence, now=now)
+    with database.write() as db:
+        assert requests.lock_thread(db, request_id, **{**lease, "owner": "p2"}) is None  # p1 still holds it
+        assert not requests.thread_shown(db, request_id, upto=noted.sequence, now=now)  # all shown: given back
+        assert requests.lock_thread(db, request_id, **{**lease, "owner": "p2"}) == (noted.sequence, None)
 
 
 def test_a_failing_block_rolls_its_statements_back(database: Database) -> None:

@@ -18,7 +18,7 @@ from bot.slack import alerts, blocks, home, text
 from bot.slack.commands import reason_problem
 from bot.slack.errors import SLACK_FAILURES, slack_error
 from bot.slack.listeners.handover import bulkhead_of, hand_over, tell_busy
-from storage.models import CancellationRequest, Role
+from storage.models import Role
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def approve(services: Services, client: WebClient, click: Click) -> None:
     """pending -> executing; the winner then cancels at the provider, in this work thread."""
     result = decisions.approve(services.core, click.target, approver=click.user)
     if show_decision(services, client, click, result) and result.request is not None:
-        show(services, client, decisions.cancel(services.core, result.request).request)
+        show(services, client, decisions.cancel(services.core, result.request))
     refresh_home(services, client, click)
 
 
@@ -153,7 +153,7 @@ def retry(services: Services, client: WebClient, click: Click) -> None:
     """failed -> executing; the winner reads the subscription and cancels only if it still runs."""
     result = decisions.retry(services.core, click.target, approver=click.user)
     if show_decision(services, client, click, result) and result.request is not None:
-        show(services, client, decisions.resume(services.core, result.request).request)
+        show(services, client, decisions.resume(services.core, result.request))
 
 
 def on_verify(
@@ -216,19 +216,20 @@ def replier(services: Services, body: dict[str, Any], respond: Respond | None, c
     return direct
 
 
-def show(services: Services, client: WebClient, request: CancellationRequest | None) -> None:
+def show(services: Services, client: WebClient, step: Result) -> None:
     """Show a step on the card, in the thread and to the requester, from the Slack pool: the work thread goes on
     to the provider call meanwhile. Updates may finish in any order: the card shows the latest state, thread lines
     keep their order, and each DM goes out once (see Delivery.sync)."""
-    if request is not None:
+    if step.request is not None:
         # When the Slack threads are full, the sweep's catch-up shows it (what Slack owes is kept in the database).
-        hand_over(services.slack_pool, services.delivery.sync, client, request.id, current=request)
+        sync = services.delivery.sync
+        hand_over(services.slack_pool, sync, client, step.request.id, current=step.request, events=step.events)
 
 
 def show_decision(services: Services, client: WebClient, click: Click, result: Result) -> bool:
     """Show a won decision; tell the clicker why a lost one did nothing. Returns whether it was won."""
     if result.ok:
-        show(services, client, result.request)
+        show(services, client, result)
         return True
     click.tell(text.refusal_text(result, viewer=click.user))
     if result.refusal is Refusal.NO_ROLE:
@@ -236,7 +237,7 @@ def show_decision(services: Services, client: WebClient, click: Click, result: R
     if result.refusal is Refusal.OVER_LIMIT:
         alerts.over_limit(services, client, user=click.user, kind="approvals", result=result)
     if result.request is not None and result.events:
-        show(services, client, result.request)  # e.g. the click found the request expired
+        show(services, client, result)  # e.g. the click found the request expired
     return False
 
 

@@ -41,7 +41,7 @@ def make_request(services: Services, *, say: Callable[[str], object], client: We
     asking.card_posted(services.core, request.id, channel=request.channel, card_ts=posted.ts)
     # The card was just posted as it is, and its thread, now held by this process, lacks the creation's event.
     shown = request.model_copy(update={"card_ts": posted.ts})
-    services.delivery.sync(client, request.id, refresh=False, current=shown, thread=result.events)
+    services.delivery.sync(client, request.id, refresh=False, current=shown, events=result.events, thread_held=True)
     say(text.posted(request.id))
 
 
