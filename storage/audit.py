@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, Select, bindparam, func, insert, select
 
 from storage import chain
 from storage.database import load, table
@@ -38,9 +38,15 @@ _EVENTS_OF_REQUEST = (
     .where(_events.c.request_id == bindparam("request_id"), _events.c.sequence > bindparam("after"))
     .order_by(_events.c.sequence)
 )
-_COUNT_ACTIONS = select(func.count()).where(
-    _events.c.actor == bindparam("actor"), _events.c.action == bindparam("action"), _events.c.time >= bindparam("since")
-)
+
+
+def count_of_actions(actor: Any, action: Any, since: Any) -> Select[int]:
+    """How many `action` events `actor` made since `since`: the velocity limits' count, run on its own or inside a
+    deciding statement (see requests.Transition.within)."""
+    return select(func.count()).where(_events.c.actor == actor, _events.c.action == action, _events.c.time >= since)
+
+
+_COUNT_ACTIONS = count_of_actions(bindparam("actor"), bindparam("action"), bindparam("since"))
 
 
 def append(
@@ -180,5 +186,5 @@ def export_csv_text(db: Connection, *, since: datetime | None = None) -> str:
 
 
 def count_actions(db: Connection, *, actor: str, action: str, since: datetime) -> int:
-    """How many `action` events `actor` made since `since` (a velocity limit asks this before each decision)."""
+    """How many `action` events `actor` made since `since` (why a decision lost to its limit)."""
     return int(db.execute(_COUNT_ACTIONS, {"actor": actor, "action": action, "since": since}).scalar_one())

@@ -9,7 +9,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Update, and_, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from storage import audit, chain, processes
 from storage.database import load, table
@@ -57,10 +70,8 @@ _STATE_BY_ID = select(_c.status, _c.outcome).where(_c.id == bindparam("id"))
 _PROVIDER_BY_ID = select(_c.provider).where(_c.id == bindparam("id"))
 _BY_COMMAND_KEY = select(_requests).where(_c.command_key == bindparam("command_key"))
 _INSERT = insert(_requests)
-_ACTIONS_SINCE = select(func.count()).where(
-    _events.c.actor == bindparam("actor"),
-    _events.c.action == bindparam("limit_action"),
-    _events.c.time >= bindparam("limit_since", type_=_events.c.time.type),
+_ACTIONS_SINCE = audit.count_of_actions(
+    bindparam("actor"), bindparam("limit_action"), bindparam("limit_since", type_=_events.c.time.type)
 )
 
 
@@ -302,6 +313,13 @@ def transition(db: Connection, request_id: str, change: Transition) -> Transitio
 
 
 # The card, thread and DM bookkeeping: not status changes, and none of them decides a race about a cancel.
+
+
+def _events_past(sequence: Any) -> tuple[ColumnElement[bool], ...]:
+    """The conditions on the row's request's events after `sequence`, inside a statement on the row."""
+    return _events.c.request_id == _c.id, _events.c.sequence > sequence
+
+
 _ID = _c.id == bindparam("request_id")
 _SET_CARD = (
     update(_requests)
@@ -335,7 +353,7 @@ _LOCK_THREAD = (
     .returning(
         _c.thread_sequence,
         select(func.min(_events.c.sequence))
-        .where(_events.c.request_id == _c.id, _events.c.sequence > _c.thread_sequence)
+        .where(*_events_past(_c.thread_sequence))
         .scalar_subquery()
         .label("first_unshown"),
     )
@@ -349,7 +367,7 @@ _THREAD_SHOWN = (
         thread_sequence=bindparam("upto"),
         thread_lock_at=case(
             (
-                exists().where(_events.c.request_id == _c.id, _events.c.sequence > bindparam("upto")),
+                exists().where(*_events_past(bindparam("upto"))),
                 bindparam("now", type_=_c.thread_lock_at.type),
             ),
             else_=None,

@@ -40,6 +40,7 @@ def approve(core: Core, request_id: str, *, approver: str) -> Result:
     _refuse_if_expired(core, request)
     now = core.clock()
     limit = core.policy.max_approvals_per_hour
+    within = ActionLimit(action=APPROVED, since=now - timedelta(hours=1), most=limit)
     result = transitions.decide(
         core,
         request.id,
@@ -50,7 +51,7 @@ def approve(core: Core, request_id: str, *, approver: str) -> Result:
             action=APPROVED,
             actor_role=Role.APPROVER,
             unexpired_at=now,
-            within=ActionLimit(action=APPROVED, since=now - timedelta(hours=1), most=limit),
+            within=within,
             decided_by=approver,
             decided_at=now,
             started_at=now,
@@ -58,20 +59,22 @@ def approve(core: Core, request_id: str, *, approver: str) -> Result:
             new_attempt=True,
         ),
     )
-    if result.refusal is Refusal.ALREADY_DECIDED and _over_approval_limit(core, result.request, approver, now):
+    if result.refusal is Refusal.ALREADY_DECIDED and _over_limit(core, result.request, approver, within, now):
         access.audit_refusal(core, request.id, approver, "limit.approvals", {"limit": limit, "window": "1h"})
         return Result(ok=False, request=result.request, refusal=Refusal.OVER_LIMIT, limit=limit)
     return result
 
 
-def _over_approval_limit(core: Core, request: CancellationRequest | None, approver: str, now: datetime) -> bool:
-    """Why an approval of a request that is still pending lost: the approver's hourly limit (the one condition
-    left once the status, the expiry and the role are ruled out)."""
+def _over_limit(
+    core: Core, request: CancellationRequest | None, actor: str, within: ActionLimit, now: datetime
+) -> bool:
+    """Why a decision on a request that is still pending lost: the actor's limit (the one condition left once the
+    status, the expiry and the role are ruled out)."""
     if request is None or request.status != S.PENDING or request.expires_at <= now:
         return False
     with core.database.read() as db:
-        given = audit.count_actions(db, actor=approver, action=APPROVED, since=now - timedelta(hours=1))
-    return given >= core.policy.max_approvals_per_hour
+        made = audit.count_actions(db, actor=actor, action=within.action, since=within.since)
+    return made >= within.most
 
 
 @answers_refusals
