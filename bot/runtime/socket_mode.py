@@ -7,10 +7,14 @@ synchronous app keeps acks prompt while Slack refreshes a connection:
 - the websocket-client one closes the old connection the moment it opens the new, so an envelope Slack sent on
   the old one in between is never read, and Slack retries it.
 Here each connection is read on a thread of its own, the new one becomes current (acks go out on it) as soon as
-it is open, and the old one is still read until Slack closes it, so nothing sent on either waits or is lost."""
+it is open, and the old one is still read until Slack closes it, so nothing sent on either waits or is lost.
+A connection that fails (a reset, an end without a close frame, a ping that cannot be sent) is replaced at once,
+not at the monitor's next tick or after five failed pings."""
 
 from __future__ import annotations
 
+import errno
+import socket
 import threading
 import time
 
@@ -31,7 +35,7 @@ class SwitchingClient(SocketModeClient):
         old_session, old_state = self.current_session, self.current_session_state
         if self.wss_uri is None:
             self.wss_uri = self.issue_new_wss_url()
-        session = Connection(
+        session = _Connection(
             url=self.wss_uri,
             logger=self.logger,
             ping_interval=self.ping_interval,
@@ -50,7 +54,7 @@ class SwitchingClient(SocketModeClient):
         state = ConnectionState()
         self.current_session, self.current_session_state = session, state
         self.auto_reconnect_enabled = self.default_auto_reconnect_enabled
-        _thread(f"socket-mode-read-{session.session_id}", session.run_until_completion, state)
+        _thread(f"socket-mode-read-{session.session_id}", self._read, session, state)
         if old_session is not None and old_state is not None:
             _thread("socket-mode-retire", _retire, old_session, old_state)
         if not self.current_app_monitor_started:
@@ -60,6 +64,26 @@ class SwitchingClient(SocketModeClient):
 
     def _run_current_session(self) -> None:
         """Each connection has its own reading thread (started in `connect`), not this shared one."""
+
+    def _read(self, session: Connection, state: ConnectionState) -> None:
+        session.run_until_completion(state)
+        if session is self.current_session and self.auto_reconnect_enabled and not self.closed:
+            self.connect_to_new_endpoint()  # does nothing if a refresh already put another connection in place
+
+
+class _Connection(Connection):
+    def connect(self) -> None:
+        super().connect()
+        if self.sock is not None:
+            self.sock = _EndAwareSocket(self.sock)  # type: ignore[assignment]
+
+    def ping(self, payload: str | bytes = "") -> None:
+        """A ping that cannot be sent means the connection is gone: close it so the monitor replaces it now."""
+        try:
+            super().ping(payload)
+        except OSError:
+            self.logger.info("Socket Mode connection %s lost (a ping could not be sent)", self.session_id)
+            self.disconnect()
 
 
 class SwitchingSocketModeHandler(SocketModeHandler):
@@ -76,6 +100,24 @@ class SwitchingSocketModeHandler(SocketModeHandler):
             concurrency=concurrency,
         )
         self.client.socket_mode_request_listeners.append(self.handle)  # type: ignore[arg-type]
+
+
+class _EndAwareSocket:
+    """A socket whose end (a read of nothing) is an error. The built-in reader takes an empty read for "no data
+    yet" and reads again at once, spinning a core until a ping fails; an error ends it and the connection is
+    replaced."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def recv(self, size: int) -> bytes:
+        data = self._sock.recv(size)
+        if not data and size:
+            raise ConnectionAbortedError(errno.ECONNABORTED, "the connection was ended by the other side")
+        return data
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sock, name)
 
 
 def _retire(session: Connection, state: ConnectionState) -> None:

@@ -1,6 +1,7 @@
 """A stand-in for Slack's Socket Mode service on 127.0.0.1: it hands out ws:// URLs (through the fake Web API's
 `apps.connections.open`), says hello, sends envelopes in the shapes Slack documents, times each ack by envelope id,
-redelivers, asks for refreshes, and drops connections the three ways a network does (close frame, reset, silence)."""
+redelivers, asks for refreshes, and drops connections the four ways a network does (close frame, reset, an end
+without a close frame, silence)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ class Relay:
 
     def __init__(self, upstream: tuple[str, int], client: socket.socket) -> None:
         self.silent = False
+        self.resetting = False
         self._client = client
         self._upstream = socket.create_connection(upstream)
         self.port = self._upstream.getsockname()[1]  # how the server side tells which relay a connection came by
@@ -71,7 +73,7 @@ class Relay:
         except OSError:
             pass
         finally:
-            if not self.silent:
+            if not self.silent and not self.resetting:  # a reset sends no FIN first
                 for end in (source, sink):
                     with contextlib.suppress(OSError):
                         end.shutdown(socket.SHUT_RDWR)
@@ -79,10 +81,20 @@ class Relay:
     def silence(self) -> None:
         self.silent = True
 
+    def end(self) -> None:
+        for end in (self._client, self._upstream):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+
     def reset(self) -> None:
+        self.resetting = True
         self._client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self._client.close()
-        self._upstream.close()
+        for end in (self._client, self._upstream):
+            # Linux frees a socket only when no thread is still blocked reading it, so the pump is woken first;
+            # otherwise the reset would wait for the app's next byte, which a real reset does not.
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RD)
+            end.close()
 
 
 class SocketModeStandIn:
@@ -233,6 +245,10 @@ class SocketModeStandIn:
 
     def reset(self, link: Link) -> None:
         link.relay.reset()
+
+    def end(self, link: Link) -> None:
+        """The TCP connection ends (FIN) without a close frame, as a proxy that drops an idle connection does."""
+        link.relay.end()
 
     def silence(self, link: Link) -> None:
         link.relay.silence()
