@@ -1,4 +1,4 @@
-"""Middleware that refuses payloads Slack would never send, before Bolt's matchers trip over them."""
+"""Reading Slack's request bodies once, refusing shapes Slack never sends, and middleware for malformed payloads."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from slack_bolt import BoltResponse
 
@@ -18,27 +18,36 @@ OBJECT_FIELDS = ("view", "event", "user", "team", "channel", "message", "contain
 LIST_FIELDS = ("actions", "authorizations")
 
 
-def parseable(body: bytes, content_type: str) -> bool:
-    """Whether Bolt can parse this body without tripping: a slash command's form fields, or a JSON object
-    (an interaction's `payload`, an event) whose object and list fields really are objects and lists."""
+def read(body: bytes, content_type: str) -> dict[str, Any] | None:
+    """The request as Bolt is to see it: a slash command's form fields, or the JSON object of an interaction (the
+    `payload` field) or an event, with its object and list fields really objects and lists; None for any other
+    shape. Read here once, for Bolt too: Bolt's own parser takes any form body holding the word "payload" (a
+    channel named #payload-support, a reason that mentions one) for an interaction and reads it as empty."""
     try:
         if content_type.startswith("application/json"):
             return _shaped(json.loads(body or b"null"))
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True)
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        fields = dict(pairs)
+        if len(fields) != len(pairs):
+            return None  # a field twice: Slack never sends one, and readers differ on which counts
         if "payload" in fields:
-            return _shaped(json.loads(fields["payload"][0]))
+            return _shaped(json.loads(fields["payload"])) if len(fields) == 1 else None
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested thousands deep
-        return False
-    command = fields.get("command", [""])[0]
-    return command.startswith("/") and not any(name in fields for name in (*OBJECT_FIELDS, *LIST_FIELDS))
+        return None
+    command = fields.get("command", "")
+    if not command.startswith("/") or any(name in fields for name in (*OBJECT_FIELDS, *LIST_FIELDS)):
+        return None
+    return fields
 
 
-def _shaped(value: Any) -> bool:
+def _shaped(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
-        return False
+        return None
     if any(value.get(name) is not None and not isinstance(value[name], dict) for name in OBJECT_FIELDS):
-        return False
-    return not any(value.get(name) is not None and not isinstance(value[name], list) for name in LIST_FIELDS)
+        return None
+    if any(value.get(name) is not None and not isinstance(value[name], list) for name in LIST_FIELDS):
+        return None
+    return value
 
 
 def _is_text(value: Any, limit: int = 255) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -49,6 +50,17 @@ def test_slacks_ssl_check_is_answered(stack: LocalStack) -> None:
     body = b"ssl_check=1&token=abc"
     answer = post(stack, body, signed(stack, body, "application/x-www-form-urlencoded"))
     assert answer.status_code == 200
+
+
+def test_a_command_that_mentions_a_payload_is_answered_and_makes_its_request(stack: LocalStack) -> None:
+    """Bolt's own parser reads any form body holding the word "payload" as an empty interaction (a 404)."""
+    fields = stack.driver.command_payload("sandbox sb_1001 the payload was charged twice", user="U0AGENT01")
+    body = urlencode({**fields, "channel_name": "payload-support"}).encode()
+    answer = post(stack, body, signed(stack, body, "application/x-www-form-urlencoded"))
+    assert answer.status_code == 200 and "Looking up `sb_1001`" in answer.text
+    stack.wait_idle()
+    card = stack.slack.channel_messages("C0456EFGH")[-1]
+    assert "the payload was charged twice" in str(card.blocks)
 
 
 def test_a_refused_request_is_one_short_log_line_without_its_body(
