@@ -15,6 +15,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from storage.database import with_installed_driver
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_KAJABI_BASE_URL = "https://api.kajabi.com"
 DEFAULT_ONEKEY_BASE_URL = "https://api-stg.onekeypayments.com"
@@ -109,12 +111,7 @@ class Settings(BaseSettings):
         forms = ("sqlite://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://")
         if not value.startswith(forms):
             raise ValueError("must start with sqlite:// or postgresql://")
-        # The installed driver is psycopg2: the short form and the psycopg (3) form that earlier releases installed
-        # both name it.
-        for form in ("postgresql://", "postgresql+psycopg://"):
-            if value.startswith(form):
-                return "postgresql+psycopg2://" + value.removeprefix(form)
-        return value
+        return with_installed_driver(value)
 
     @field_validator("log_level")
     @classmethod

@@ -34,13 +34,22 @@ FILE_POLL_MAX_SECONDS = 0.005
 PING_IF_IDLE_SECONDS = 2.0
 
 
+def with_installed_driver(url: str) -> str:
+    """`url` naming the installed PostgreSQL driver, psycopg2: SQLAlchemy reads a bare `postgresql://` as psycopg (3)
+    from 2.1 on, and earlier releases of this project documented `postgresql+psycopg://`."""
+    for form in ("postgresql://", "postgresql+psycopg://"):
+        if url.startswith(form):
+            return "postgresql+psycopg2://" + url.removeprefix(form)
+    return url
+
+
 def make_engine(
     url: str, *, pool_size: int = 10, ping_if_idle: float = PING_IF_IDLE_SECONDS, autocommit: bool = False
 ) -> Engine:
     """Build an engine for `url`, with the per-dialect settings that make concurrent writers safe. With
     `autocommit` (PostgreSQL), every connection of its pool stays in autocommit: for reads only."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    url = with_installed_driver(url)
+    if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
