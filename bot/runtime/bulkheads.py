@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
-from bot.runtime.pool import ListenerPool
+from bot.runtime.pool import ListenerPool, lower_priority
 
 T = TypeVar("T")
 
@@ -20,8 +20,8 @@ T = TypeVar("T")
 class ProviderPools:
     """Where provider calls run: one pool per provider (the Runner of bot.core.calls)."""
 
-    def __init__(self, threads_each: int) -> None:
-        self._threads_each = threads_each
+    def __init__(self, threads_each: int, *, niceness: int) -> None:
+        self._threads_each, self._niceness = threads_each, niceness
         self._pools: dict[str, ThreadPoolExecutor] = {}
         self._lock = threading.Lock()
 
@@ -29,7 +29,13 @@ class ProviderPools:
         with self._lock:
             pool = self._pools.get(provider)
             if pool is None:
-                pool = ThreadPoolExecutor(max_workers=self._threads_each, thread_name_prefix=f"provider-{provider}")
+                # The calls are part of the work after an ack: they too run below the acks' CPU priority.
+                pool = ThreadPoolExecutor(
+                    max_workers=self._threads_each,
+                    thread_name_prefix=f"provider-{provider}",
+                    initializer=lower_priority,
+                    initargs=(self._niceness,),
+                )
                 self._pools[provider] = pool
         return pool.submit(call)
 

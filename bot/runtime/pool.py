@@ -25,7 +25,7 @@ class Full(Exception):
 class ListenerPool(ThreadPoolExecutor):
     def __init__(self, max_workers: int, *, name: str, queue_limit: int, niceness: int = 0) -> None:
         super().__init__(
-            max_workers=max_workers, thread_name_prefix=name, initializer=_lower_priority, initargs=(niceness,)
+            max_workers=max_workers, thread_name_prefix=name, initializer=lower_priority, initargs=(niceness,)
         )
         self.name = name
         self._capacity = max_workers + queue_limit
@@ -64,7 +64,7 @@ class ListenerPool(ThreadPoolExecutor):
         return len(not_done)
 
 
-def _lower_priority(niceness: int) -> None:
+def lower_priority(niceness: int) -> None:
     """Run this thread at a lower CPU priority. Linux schedules each thread on its own, so under load the
     threads answering Slack (which drops what is not answered within 3 s) get the CPU first."""
     if niceness <= 0 or not sys.platform.startswith("linux"):

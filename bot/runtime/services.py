@@ -106,7 +106,7 @@ def build_services(
 ) -> Services:
     database = database or Database(settings.database_url, pool_size=settings.listener_threads)
     migrate.upgrade(database.engine)
-    provider_pools = ProviderPools(threads_each=settings.listener_threads)
+    provider_pools = ProviderPools(threads_each=settings.listener_threads, niceness=WORK_NICENESS)
     core = Core(
         database=database,
         registry=registry or build_registry(provider_config(settings), transport=provider_transport),

@@ -77,7 +77,7 @@ def test_a_trickled_answer_holds_a_cancel_no_longer_than_the_deadline(
     onekey = OneKeyProvider(
         client=http_client(2.0), api_key="k", api_signature="s", base_url=trickling.url, sleep=Sleeps()
     )
-    pools = ProviderPools(threads_each=2)
+    pools = ProviderPools(threads_each=2, niceness=0)
     core = Core(
         database=sqlite_database,
         registry=Registry({"onekey": onekey}),

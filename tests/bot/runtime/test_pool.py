@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from bot.runtime.bulkheads import ProviderPools
 from bot.runtime.pool import Full, ListenerPool
 
 
@@ -24,6 +25,19 @@ def test_work_threads_run_at_a_lower_priority_than_the_caller() -> None:
         assert pool.submit(own_niceness).result(timeout=10) == min(19, before + 5)
     finally:
         pool.drain(timeout=10)
+    assert own_niceness() == before, "the caller's own priority is untouched"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
+def test_provider_calls_run_at_the_work_priority_too() -> None:
+    """A lookup runs on its provider's pool while the work thread waits for it: it is work after an ack as well,
+    and must not compete with the acks at their priority."""
+    before = own_niceness()
+    pools = ProviderPools(threads_each=2, niceness=5)
+    try:
+        assert pools.submit("sandbox", own_niceness).result(timeout=10) == min(19, before + 5)
+    finally:
+        pools.shutdown()
     assert own_niceness() == before, "the caller's own priority is untouched"
 
 
