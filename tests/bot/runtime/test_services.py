@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from bot.runtime.services import web_client
 
 
 @pytest.fixture(autouse=True)
-def web_api_logger_level_restored() -> Any:
+def web_api_logger_level_restored() -> Iterator[None]:
     logger = logging.getLogger("slack_sdk.web")
     level = logger.level
     yield
@@ -34,25 +35,28 @@ def debug_lines_built(client: WebClient, monkeypatch: pytest.MonkeyPatch) -> int
     return len(built)
 
 
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+def client_at(level: str, slack: FakeSlack, tmp_path: Path) -> WebClient:
+    settings = load_settings({"SLACK_API_URL": slack.base_url, "LOG_LEVEL": level}, dotenv_path=tmp_path / "no.env")
+    return web_client(settings)
+
+
 def test_the_web_client_builds_no_debug_lines_at_the_info_level(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FakeSlack() as slack:
-        settings = load_settings(
-            {"SLACK_API_URL": slack.base_url, "LOG_LEVEL": "INFO"}, dotenv_path=tmp_path / "absent.env"
-        )
-        client = web_client(settings)
-        assert client.logger.level == logging.INFO
-        assert debug_lines_built(client, monkeypatch) == 0
-        # What it spares: a client on slack_sdk's own logger writes out the request and the answer in full.
-        assert debug_lines_built(WebClient(base_url=slack.base_url), monkeypatch) == 2
+    client = client_at("INFO", slack, tmp_path)
+    assert client.logger.level == logging.INFO
+    assert debug_lines_built(client, monkeypatch) == 0
+    # What it spares: a client on slack_sdk's own logger writes out the request and the answer in full.
+    assert debug_lines_built(WebClient(base_url=slack.base_url), monkeypatch) == 2
 
 
 def test_the_web_client_still_logs_its_debug_lines_at_the_debug_level(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FakeSlack() as slack:
-        settings = load_settings(
-            {"SLACK_API_URL": slack.base_url, "LOG_LEVEL": "DEBUG"}, dotenv_path=tmp_path / "absent.env"
-        )
-        assert debug_lines_built(web_client(settings), monkeypatch) == 2
+    assert debug_lines_built(client_at("DEBUG", slack, tmp_path), monkeypatch) == 2
