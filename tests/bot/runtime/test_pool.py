@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -17,27 +18,28 @@ def own_niceness() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
-def test_work_threads_run_at_a_lower_priority_than_the_caller() -> None:
-    before = own_niceness()
+def on_work_pool(call: Callable[[], int]) -> int:
     pool = ListenerPool(2, name="test-work", queue_limit=0, niceness=5)
     try:
-        assert pool.submit(own_niceness).result(timeout=10) == min(19, before + 5)
+        return int(pool.submit(call).result(timeout=10))
     finally:
         pool.drain(timeout=10)
-    assert own_niceness() == before, "the caller's own priority is untouched"
+
+
+def on_provider_pool(call: Callable[[], int]) -> int:
+    """A lookup runs on its provider's pool while the work thread waits for it: work after an ack as well."""
+    pools = ProviderPools(threads_each=2, niceness=5)
+    try:
+        return pools.submit("sandbox", call).result(timeout=10)
+    finally:
+        pools.shutdown()
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
-def test_provider_calls_run_at_the_work_priority_too() -> None:
-    """A lookup runs on its provider's pool while the work thread waits for it: it is work after an ack as well,
-    and must not compete with the acks at their priority."""
+@pytest.mark.parametrize("run_on", [on_work_pool, on_provider_pool])
+def test_work_threads_run_at_a_lower_priority_than_the_caller(run_on: Callable[[Callable[[], int]], int]) -> None:
     before = own_niceness()
-    pools = ProviderPools(threads_each=2, niceness=5)
-    try:
-        assert pools.submit("sandbox", own_niceness).result(timeout=10) == min(19, before + 5)
-    finally:
-        pools.shutdown()
+    assert run_on(own_niceness) == min(19, before + 5)
     assert own_niceness() == before, "the caller's own priority is untouched"
 
 
