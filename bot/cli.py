@@ -206,12 +206,11 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
 def _tips_from_slack(settings: Settings) -> list[chain.Anchor]:
     if not settings.audit_channel or not settings.slack_bot_token.get_secret_value():
         raise ValueError("--anchors-from-slack needs AUDIT_CHANNEL and SLACK_BOT_TOKEN")
-    from slack_sdk import WebClient
-
+    from bot.runtime.services import web_client
     from bot.slack import anchors
     from bot.slack.errors import SLACK_OR_ANSWER_FAILURES, slack_error
 
-    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+    client = web_client(settings)
     try:
         tips = anchors.read_tips(client, settings.audit_channel)
     except SLACK_OR_ANSWER_FAILURES as exc:
