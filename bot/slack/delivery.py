@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,6 +37,18 @@ class Posted:
         return self.error in CHANNEL_ERRORS
 
 
+@dataclass
+class _Waiting:
+    """The latest step of a request handed to the Slack threads and not yet taken up by one."""
+
+    current: CancellationRequest
+    events: list[AuditEvent] | None  # None: the events of several steps, read again from the database
+
+
+# Queues `work(*args)` on the Slack threads; False, with nothing queued, when they are full.
+HandOver = Callable[..., bool]
+
+
 class Delivery:
     def __init__(self, core: Core, *, thread_lease: timedelta, dead_after: timedelta) -> None:
         self._core = core
@@ -46,6 +59,7 @@ class Delivery:
         # A user's DM channel with the bot never changes; remembering it saves a Web API call per DM.
         self._dm_channels: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._waiting: dict[str, _Waiting] = {}  # request id -> its step waiting for a Slack thread
 
     # -- request cards --------------------------------------------------------------------------------------
 
@@ -101,6 +115,36 @@ class Delivery:
             if claimed:
                 shown = self._tell_requester(client, request) and shown
         return shown
+
+    def sync_soon(
+        self,
+        hand_over: HandOver,
+        client: WebClient,
+        request: CancellationRequest,
+        events: list[AuditEvent],
+    ) -> bool:
+        """Sync on a Slack thread a step a transition just made (`request` as it left it, `events` what it added).
+        When a sync of the same request is still waiting for a thread, that one shows this step too: under load the
+        card is updated once, to the latest state, rather than once per step with states already out of date, and
+        the requester gets one DM. False when the threads are full (the sweep's catch-up shows the step)."""
+        with self._lock:
+            waiting = self._waiting.get(request.id)
+            if waiting is not None:
+                waiting.current, waiting.events = request, None
+                return True
+            self._waiting[request.id] = _Waiting(request, events)
+        if hand_over(self._sync_waiting, client, request.id):
+            return True
+        with self._lock:  # nothing will take it up: a later step queues a sync of its own
+            self._waiting.pop(request.id, None)
+        return False
+
+    def _sync_waiting(self, client: WebClient, request_id: str) -> bool:
+        with self._lock:
+            waiting = self._waiting.pop(request_id, None)
+        if waiting is None:
+            return True
+        return self.sync(client, request_id, current=waiting.current, events=waiting.events)
 
     def _failed(self, client: WebClient, request: CancellationRequest, exc: Exception, *, what: str) -> None:
         """Record a failed Slack call: a permanent error ends the catch-up of this request (audited, and the admins

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, Respond
@@ -219,11 +220,12 @@ def replier(services: Services, body: dict[str, Any], respond: Respond | None, c
 def show(services: Services, client: WebClient, step: Result) -> None:
     """Show a step on the card, in the thread and to the requester, from the Slack pool: the work thread goes on
     to the provider call meanwhile. Updates may finish in any order: the card shows the latest state, thread lines
-    keep their order, and each DM goes out once (see Delivery.sync)."""
+    keep their order, and each DM goes out once (see Delivery.sync); steps waiting together become one update
+    (Delivery.sync_soon)."""
     if step.request is not None:
         # When the Slack threads are full, the sweep's catch-up shows it (what Slack owes is kept in the database).
-        sync = services.delivery.sync
-        hand_over(services.slack_pool, sync, client, step.request.id, current=step.request, events=step.events)
+        to_slack_pool = partial(hand_over, services.slack_pool)
+        services.delivery.sync_soon(to_slack_pool, client, step.request, step.events)
 
 
 def show_decision(services: Services, client: WebClient, click: Click, result: Result) -> bool:

@@ -1,0 +1,75 @@
+"""Steps of one request that wait together for a Slack thread are shown once, at the latest, with nothing lost."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from bot.demo.stack import LocalStack
+from bot.slack import blocks
+from tests.bot.conftest import AGENT, APPROVER
+from tests.bot.slack.test_scenarios import ask_and_get_id, card_of, chain_ok, click
+
+
+def hold_slack_threads(stack: LocalStack) -> threading.Event:
+    """Every Slack thread busy until the returned event is set."""
+    release = threading.Event()
+    for _ in range(stack.settings.slack_threads):
+        stack.services.slack_pool.submit(release.wait, 30)
+    return release
+
+
+def test_an_approval_and_its_cancel_waiting_for_slack_become_one_card_update(stack: LocalStack) -> None:
+    request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked")
+    stack.wait_idle()
+    release = hold_slack_threads(stack)
+    updates_before = len(stack.slack.calls_to("chat.update"))
+    try:
+        click(stack, blocks.APPROVE, request_id, APPROVER)
+        stack.wait_status(request_id, "cancelled")  # approved and cancelled while Slack's threads were busy
+    finally:
+        release.set()
+    stack.wait_idle()
+
+    updates = stack.slack.calls_to("chat.update")[updates_before:]
+    assert len(updates) == 1, [u.args.get("text") for u in updates]
+    assert "Cancelled" in str(updates[0].args.get("blocks")) and "cancelling" not in str(updates[0].args)
+    messages = card_of(stack, request_id)["thread"]
+    lines = [line for message in messages for line in message.splitlines() if line.startswith("`#")]
+    said = [" · ".join(line.split(" · ")[1:]) for line in lines]  # each event once, in order
+    assert len(said) == 3 and "asked to cancel" in said[0] and said[1].endswith("approved"), said
+    assert "*cancelled*" in said[2], said
+    assert len(messages) == 2  # the two lines Slack was shown late went in one message
+    dms = stack.slack.dms(AGENT)
+    assert len(dms) == 1 and "cancelled" in dms[0].text.lower(), [m.text for m in dms]
+    shown = stack.request(request_id)
+    assert shown.notified_status == "cancelled" and not shown.card_dirty and chain_ok(stack)
+
+
+def test_a_step_the_full_slack_threads_refused_is_not_joined_by_the_next(stack: LocalStack) -> None:
+    """A refused hand-over leaves nothing waiting: the next step queues a sync of its own rather than joining one
+    that no thread will ever take up."""
+    request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked")
+    stack.wait_idle()
+    request = stack.request(request_id)
+    queued: list[tuple[Any, ...]] = []
+
+    def refused(*work: Any) -> bool:
+        return False
+
+    def accepted(*work: Any) -> bool:
+        queued.append(work)
+        return True
+
+    delivery, client = stack.services.delivery, stack.services.client
+    assert not delivery.sync_soon(refused, client, request, [])
+    assert delivery.sync_soon(accepted, client, request, [])
+    assert delivery.sync_soon(accepted, client, request, [])  # joins the waiting one
+    assert len(queued) == 1
+    synced: list[dict[str, Any]] = []
+    delivery.sync = lambda *args, **kwargs: synced.append(kwargs) or True  # type: ignore[method-assign]
+    work, *args = queued[0]
+    assert work(*args)
+    assert synced == [{"current": request, "events": None}]  # two steps' events: read again from the database
+    assert delivery.sync_soon(accepted, client, request, [])  # taken up: the next step queues again
+    assert len(queued) == 2
