@@ -43,6 +43,7 @@ class _Waiting:
 
     current: CancellationRequest
     events: list[AuditEvent] | None  # None: the events of several steps, read again from the database
+    newest: int  # the last audit event of the step `current` comes from: steps may be handed over out of order
 
 
 # Queues `work(*args)` on the Slack threads; False, with nothing queued, when they are full.
@@ -127,12 +128,15 @@ class Delivery:
         When a sync of the same request is still waiting for a thread, that one shows this step too: under load the
         card is updated once, to the latest state, rather than once per step with states already out of date, and
         the requester gets one DM. False when the threads are full (the sweep's catch-up shows the step)."""
+        newest = max((event.sequence for event in events), default=0)
         with self._lock:
             waiting = self._waiting.get(request.id)
             if waiting is not None:
-                waiting.current, waiting.events = request, None
+                waiting.events = None
+                if newest >= waiting.newest:
+                    waiting.current, waiting.newest = request, newest
                 return True
-            self._waiting[request.id] = _Waiting(request, events)
+            self._waiting[request.id] = _Waiting(request, events, newest)
         if hand_over(self._sync_waiting, client, request.id):
             return True
         with self._lock:  # nothing will take it up: a later step queues a sync of its own

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 from bot.demo.stack import LocalStack
 from bot.slack import blocks
+from bot.slack.delivery import Delivery
+from storage import audit
 from tests.bot.conftest import AGENT, APPROVER
 from tests.bot.slack.test_scenarios import ask_and_get_id, card_of, chain_ok, click
 
@@ -66,10 +69,32 @@ def test_a_step_the_full_slack_threads_refused_is_not_joined_by_the_next(stack: 
     assert delivery.sync_soon(accepted, client, request, [])
     assert delivery.sync_soon(accepted, client, request, [])  # joins the waiting one
     assert len(queued) == 1
-    synced: list[dict[str, Any]] = []
-    delivery.sync = lambda *args, **kwargs: synced.append(kwargs) or True  # type: ignore[method-assign]
-    work, *args = queued[0]
-    assert work(*args)
+    synced = run_recording_syncs(delivery, queued[0])
     assert synced == [{"current": request, "events": None}]  # two steps' events: read again from the database
     assert delivery.sync_soon(accepted, client, request, [])  # taken up: the next step queues again
     assert len(queued) == 2
+
+
+def test_a_step_handed_over_late_does_not_replace_a_newer_one_waiting(stack: LocalStack) -> None:
+    request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked")
+    stack.wait_idle()
+    request = stack.request(request_id)
+    with stack.services.database.read() as db:
+        (asked,) = audit.events_for_request(db, request_id)
+    older = request.model_copy(update={"status": "executing"})
+    newer = request.model_copy(update={"status": "cancelled"})
+    queued: list[tuple[Any, ...]] = []
+    delivery, client = stack.services.delivery, stack.services.client
+    step = partial(delivery.sync_soon, lambda *work: queued.append(work) or True, client)
+    step(newer, [asked.model_copy(update={"sequence": asked.sequence + 2})])
+    step(older, [asked.model_copy(update={"sequence": asked.sequence + 1})])
+    assert run_recording_syncs(delivery, queued[0]) == [{"current": newer, "events": None}]
+
+
+def run_recording_syncs(delivery: Delivery, work: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Run a queued sync with Delivery.sync replaced by a recorder of what it was given."""
+    synced: list[dict[str, Any]] = []
+    delivery.sync = lambda *args, **kwargs: synced.append(kwargs) or True  # type: ignore[method-assign]
+    run, *args = work
+    assert run(*args)
+    return synced
