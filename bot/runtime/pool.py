@@ -65,11 +65,14 @@ class ListenerPool(ThreadPoolExecutor):
 
 
 def lower_priority(niceness: int) -> None:
-    """Run this thread at a lower CPU priority. Linux schedules each thread on its own, so under load the
-    threads answering Slack (which drops what is not answered within 3 s) get the CPU first."""
+    """Run this thread `niceness` steps below the process's own priority. Linux schedules each thread on its own,
+    so under load the threads answering Slack (which drops what is not answered within 3 s) get the CPU first."""
     if niceness <= 0 or not sys.platform.startswith("linux"):
         return  # elsewhere a thread id is not a scheduling target
+    # Counted from the main thread's priority (the process started nice stays as nice), not from this thread's:
+    # a thread starts with the priority of the thread that started it, which may be a lowered one already.
+    own = os.getpriority(os.PRIO_PROCESS, os.getpid())
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, own + niceness))
     except OSError as exc:
         log.debug("could not lower the priority of a work thread: %s", exc)

@@ -4,6 +4,7 @@ threads and queue hold, and it drains on stop."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -41,6 +42,32 @@ def test_work_threads_run_at_a_lower_priority_than_the_caller(run_on: Callable[[
     before = own_niceness()
     assert run_on(own_niceness) == min(19, before + 5)
     assert own_niceness() == before, "the caller's own priority is untouched"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
+def test_a_work_thread_started_from_a_lowered_thread_is_lowered_from_the_process_not_twice() -> None:
+    """A thread starts with its starter's priority: a pool whose first job comes from a work thread must not
+    count down from that thread's priority."""
+    before = own_niceness()
+    inner = ListenerPool(1, name="test-inner", queue_limit=0, niceness=5)
+    try:
+        assert on_work_pool(lambda: int(inner.submit(own_niceness).result(timeout=10))) == min(19, before + 5)
+    finally:
+        inner.drain(timeout=10)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
+def test_in_a_process_started_nice_the_work_threads_are_lowered_from_there() -> None:
+    script = (
+        "import os, threading\n"
+        "from bot.runtime.pool import ListenerPool\n"
+        "os.nice(3)\n"
+        "pool = ListenerPool(1, name='nice', queue_limit=0, niceness=5)\n"
+        "print(pool.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result(10))\n"
+        "pool.drain(timeout=10)\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert int(ran.stdout) == min(19, own_niceness() + 3 + 5)
 
 
 def test_drain_waits_for_work_in_flight_and_reports_what_is_left() -> None:
