@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from functools import partial
 from typing import Any
 
 from bot.demo.stack import LocalStack
@@ -49,30 +48,35 @@ def test_an_approval_and_its_cancel_waiting_for_slack_become_one_card_update(sta
     assert shown.notified_status == "cancelled" and not shown.card_dirty and chain_ok(stack)
 
 
+class HandOver:
+    """Slack threads that keep the work handed to them without running it, or refuse it."""
+
+    def __init__(self, *, accept: bool = True) -> None:
+        self.accept = accept
+        self.queued: list[tuple[Any, ...]] = []
+
+    def __call__(self, *work: Any) -> bool:
+        if self.accept:
+            self.queued.append(work)
+        return self.accept
+
+
 def test_a_step_the_full_slack_threads_refused_is_not_joined_by_the_next(stack: LocalStack) -> None:
     """A refused hand-over leaves nothing waiting: the next step queues a sync of its own rather than joining one
     that no thread will ever take up."""
     request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked")
     stack.wait_idle()
     request = stack.request(request_id)
-    queued: list[tuple[Any, ...]] = []
-
-    def refused(*work: Any) -> bool:
-        return False
-
-    def accepted(*work: Any) -> bool:
-        queued.append(work)
-        return True
-
     delivery, client = stack.services.delivery, stack.services.client
-    assert not delivery.sync_soon(refused, client, request, [])
-    assert delivery.sync_soon(accepted, client, request, [])
-    assert delivery.sync_soon(accepted, client, request, [])  # joins the waiting one
-    assert len(queued) == 1
-    synced = run_recording_syncs(delivery, queued[0])
+    full, threads = HandOver(accept=False), HandOver()
+    assert not delivery.sync_soon(full, client, request, [])
+    assert delivery.sync_soon(threads, client, request, [])
+    assert delivery.sync_soon(threads, client, request, [])  # joins the waiting one
+    assert len(threads.queued) == 1
+    synced = run_recording_syncs(delivery, threads.queued[0])
     assert synced == [{"current": request, "events": None}]  # two steps' events: read again from the database
-    assert delivery.sync_soon(accepted, client, request, [])  # taken up: the next step queues again
-    assert len(queued) == 2
+    assert delivery.sync_soon(threads, client, request, [])  # taken up: the next step queues again
+    assert len(threads.queued) == 2
 
 
 def test_a_step_handed_over_late_does_not_replace_a_newer_one_waiting(stack: LocalStack) -> None:
@@ -83,18 +87,21 @@ def test_a_step_handed_over_late_does_not_replace_a_newer_one_waiting(stack: Loc
         (asked,) = audit.events_for_request(db, request_id)
     older = request.model_copy(update={"status": "executing"})
     newer = request.model_copy(update={"status": "cancelled"})
-    queued: list[tuple[Any, ...]] = []
-    delivery, client = stack.services.delivery, stack.services.client
-    step = partial(delivery.sync_soon, lambda *work: queued.append(work) or True, client)
-    step(newer, [asked.model_copy(update={"sequence": asked.sequence + 2})])
-    step(older, [asked.model_copy(update={"sequence": asked.sequence + 1})])
-    assert run_recording_syncs(delivery, queued[0]) == [{"current": newer, "events": None}]
+    delivery, client, threads = stack.services.delivery, stack.services.client, HandOver()
+    delivery.sync_soon(threads, client, newer, [asked.model_copy(update={"sequence": asked.sequence + 2})])
+    delivery.sync_soon(threads, client, older, [asked.model_copy(update={"sequence": asked.sequence + 1})])
+    assert run_recording_syncs(delivery, threads.queued[0]) == [{"current": newer, "events": None}]
 
 
 def run_recording_syncs(delivery: Delivery, work: tuple[Any, ...]) -> list[dict[str, Any]]:
     """Run a queued sync with Delivery.sync replaced by a recorder of what it was given."""
     synced: list[dict[str, Any]] = []
-    delivery.sync = lambda *args, **kwargs: synced.append(kwargs) or True  # type: ignore[method-assign]
+
+    def record(*_args: Any, **kwargs: Any) -> bool:
+        synced.append(kwargs)
+        return True
+
+    delivery.sync = record  # type: ignore[method-assign]
     run, *args = work
     assert run(*args)
     return synced
