@@ -137,11 +137,14 @@ class Delivery:
                     waiting.current, waiting.newest = request, newest
                 return True
             self._waiting[request.id] = _Waiting(request, events, newest)
-        if hand_over(self._sync_waiting, client, request.id):
-            return True
-        with self._lock:  # nothing will take it up: a later step queues a sync of its own
-            self._waiting.pop(request.id, None)
-        return False
+        queued = False
+        try:
+            queued = hand_over(self._sync_waiting, client, request.id)
+        finally:
+            if not queued:
+                with self._lock:  # nothing will take it up: a later step queues a sync of its own
+                    self._waiting.pop(request.id, None)
+        return queued
 
     def _sync_waiting(self, client: WebClient, request_id: str) -> bool:
         with self._lock:

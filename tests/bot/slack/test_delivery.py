@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from bot.demo.stack import LocalStack
 from bot.slack import blocks
 from bot.slack.delivery import Delivery
@@ -62,14 +64,20 @@ class HandOver:
 
 
 def test_a_step_the_full_slack_threads_refused_is_not_joined_by_the_next(stack: LocalStack) -> None:
-    """A refused hand-over leaves nothing waiting: the next step queues a sync of its own rather than joining one
-    that no thread will ever take up."""
+    """A refused or failed hand-over leaves nothing waiting: the next step queues a sync of its own rather than
+    joining one that no thread will ever take up."""
     request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked")
     stack.wait_idle()
     request = stack.request(request_id)
     delivery, client = stack.services.delivery, stack.services.client
     full, threads = HandOver(accept=False), HandOver()
     assert not delivery.sync_soon(full, client, request, [])
+
+    def stopped(*_work: Any) -> bool:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+
+    with pytest.raises(RuntimeError):
+        delivery.sync_soon(stopped, client, request, [])
     assert delivery.sync_soon(threads, client, request, [])
     assert delivery.sync_soon(threads, client, request, [])  # joins the waiting one
     assert len(threads.queued) == 1
