@@ -54,7 +54,15 @@ def grant_card(stack: LocalStack) -> tuple[str, Any]:
 # -- roles ---------------------------------------------------------------------------------------------------------
 
 
+def hold_the_clock(stack: LocalStack) -> None:
+    """Stop the bot's clock at the start of this minute: refusals are counted a minute (and admins told once an
+    hour) at a time, and a test's asks must not fall into two windows however slowly they run."""
+    now = audit.utcnow().replace(second=0, microsecond=0)
+    stack.services.core.clock = lambda: now
+
+
 def test_admins_list_roles_and_others_are_refused_with_one_admin_dm_an_hour(stack: LocalStack) -> None:
+    hold_the_clock(stack)
     listed = ask(stack, "roles", user=ADMIN)
     assert f"<@{APPROVER}> approver" in listed.text and f"<@{ADMIN}> admin" in listed.text
     first = ask(stack, "roles", user=STRANGER)
@@ -138,6 +146,7 @@ def test_taking_the_admin_role_from_another_admin_needs_a_second_admin(stack: Lo
 
 
 def test_a_requester_revoked_here_is_refused_at_the_next_ack(stack: LocalStack) -> None:
+    hold_the_clock(stack)
     ask_and_get_id(stack, "sandbox sb_1001 customer asked")  # the ack of this one remembers AGENT's yes
     assert "revoked the requester role" in ask(stack, f"revoke <@{AGENT}> requester", user=ADMIN).text
     response = ask(stack, "sandbox sb_1002 customer asked")
@@ -313,6 +322,7 @@ def test_the_app_home_counts_every_request_waiting(stack: LocalStack) -> None:
 
 
 def test_refusals_are_audited_at_a_bounded_rate_with_a_count(stack: LocalStack) -> None:
+    hold_the_clock(stack)
     for _ in range(40):
         ask(stack, "roles", user=STRANGER)
     assert actions_of(stack, STRANGER).count("access.denied") == 1
