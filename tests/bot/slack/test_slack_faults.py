@@ -82,6 +82,9 @@ def test_thread_lines_are_posted_once_even_when_syncs_race(stack: LocalStack) ->
     import threading
 
     request_id = ask_and_get_id(stack, "sandbox sb_1004 customer asked")
+    # The card's poster holds the thread until its first line is shown: let it finish, so that the eight race
+    # each other and the lines are all posted once they have joined.
+    stack.wait_idle()
     with stack.services.database.write() as db:
         for n in range(5):
             audit.append(db, actor=APPROVER, action="note", request_id=request_id, detail={"n": n})
