@@ -5,9 +5,11 @@ without one they run in the caller's thread, with no deadline."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from providers.base import CancelResult, EmailSearch, LookupResult, Outcome, SearchesByEmail, SubscriptionProvider
@@ -34,6 +36,16 @@ class InThisThread:
         return future
 
 
+@dataclass
+class WhenSlow:
+    """What to do, once, when a call is still unanswered after `after` seconds; `done` says whether it was done.
+    The caller then waits on, until the call's deadline."""
+
+    after: float
+    then: Callable[[], object]
+    done: bool = False
+
+
 def cancel(
     runner: Runner,
     provider: SubscriptionProvider,
@@ -41,12 +53,13 @@ def cancel(
     *,
     deadline: float,
     late: Callable[[CancelResult], object],
+    when_slow: WhenSlow | None = None,
 ) -> CancelResult:
     """The provider's answer to a cancel, or `unknown` when none came within `deadline` (it may have acted);
     an answer that comes later goes to `late`."""
     future = runner.submit(provider.name, lambda: provider.cancel(subscription_id))
     try:
-        return _answer(future, deadline=deadline)
+        return _answer(future, deadline=deadline, when_slow=when_slow)
     except FutureTimeout:
         future.add_done_callback(lambda done: _late(done, late))
         detail = f"no answer within {deadline:.0f} s: {provider.label} may have acted; read it before anything else"
@@ -74,8 +87,19 @@ def search(
         return EmailSearch(problem=Outcome.PROVIDER_ERROR, detail=f"no answer within {deadline:.0f} s")
 
 
-def _answer(future: Future[T], *, deadline: float) -> T:
-    return future.result(timeout=deadline)
+def _answer(future: Future[T], *, deadline: float, when_slow: WhenSlow | None = None) -> T:
+    if when_slow is None or when_slow.after >= deadline:
+        return future.result(timeout=deadline)
+    started = time.monotonic()
+    try:
+        return future.result(timeout=when_slow.after)
+    except FutureTimeout:
+        when_slow.done = True
+        try:
+            when_slow.then()
+        except Exception:  # showing progress must not cost the call its answer
+            log.exception("could not act on a slow provider call")
+    return future.result(timeout=max(0.0, deadline - (time.monotonic() - started)))
 
 
 def _late(done: Future[CancelResult], late: Callable[[CancelResult], object]) -> None:

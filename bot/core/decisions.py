@@ -164,9 +164,9 @@ def verify(core: Core, request_id: str, *, approver: str) -> Result:
     )
 
 
-def cancel(core: Core, request: CancellationRequest) -> Result:
+def cancel(core: Core, request: CancellationRequest, *, when_slow: calls.WhenSlow | None = None) -> Result:
     """Cancel at the provider; only ever called by the winner of a transition into `executing`, with the request
-    as that transition left it."""
+    as that transition left it. `when_slow`: what to do meanwhile should the provider be slow to answer."""
     assert request.status == S.EXECUTING, "cancel needs the request as its move into executing left it"
     provider = core.registry.get_provider(request.provider)
     try:
@@ -176,6 +176,7 @@ def cancel(core: Core, request: CancellationRequest) -> Result:
             request.subscription_id,
             deadline=core.policy.provider_deadline,
             late=lambda answer: _settle(core, request, answer, action="provider.answered"),
+            when_slow=when_slow,
         )
     except Exception as exc:  # a bug in an adapter must still leave the request in a state it can leave
         log.exception("provider %s raised during cancel of request %s", request.provider, request.id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.core import admin, decisions
 from bot.core.admin import Change, RoleRefusal
+from bot.core.calls import WhenSlow
 from bot.core.results import Refusal, Result
 from bot.runtime.services import Services
 from bot.slack import alerts, blocks, home, text
@@ -24,6 +25,9 @@ from storage.models import Role
 log = logging.getLogger(__name__)
 
 Tell = Callable[[str], None]
+# Seconds an approved cancel may take before the card shows it in progress: most providers answer well within it,
+# and the people then see one change, to the outcome, instead of two in quick succession.
+SHOW_EXECUTING_AFTER = 1.0
 
 
 @dataclass(frozen=True)
@@ -72,10 +76,16 @@ def on_approve(
 
 
 def approve(services: Services, client: WebClient, click: Click) -> None:
-    """pending -> executing; the winner then cancels at the provider, in this work thread."""
+    """pending -> executing; the winner then cancels at the provider, in this work thread. A cancel answered
+    within SHOW_EXECUTING_AFTER is shown once, with its outcome: the card goes straight from pending to it, the
+    thread gets both lines in one message and the requester one DM. A slower one shows "being cancelled" first."""
     result = decisions.approve(services.core, click.target, approver=click.user)
-    if show_decision(services, client, click, result) and result.request is not None:
-        show(services, client, decisions.cancel(services.core, result.request))
+    if not result.ok or result.request is None:
+        show_decision(services, client, click, result)
+    else:
+        approved = WhenSlow(after=SHOW_EXECUTING_AFTER, then=partial(show, services, client, result))
+        settled = decisions.cancel(services.core, result.request, when_slow=approved)
+        show(services, client, settled if approved.done else replace(settled, events=[*result.events, *settled.events]))
     refresh_home(services, client, click)
 
 

@@ -1,4 +1,5 @@
-"""A provider call has a deadline for the whole call: a server that trickles its answer cannot hold a cancel."""
+"""A provider call has a deadline for the whole call: a server that trickles its answer cannot hold a cancel; a slow
+answer can be acted on meanwhile (the card shows the cancel in progress)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.core import asking, decisions
+from bot.core import asking, calls, decisions
 from bot.core.asking import Ask
 from bot.core.context import Core, Policy
 from bot.runtime.bulkheads import ProviderPools
+from providers.base import CancelResult, Outcome
 from providers.onekey import OneKeyProvider
 from providers.registry import Registry, http_client
+from providers.sandbox import SandboxProvider
 from storage import audit, roles
 from storage.database import Database
 from storage.models import Role
@@ -107,3 +110,55 @@ def test_a_trickled_answer_holds_a_cancel_no_longer_than_the_deadline(
         time.sleep(0.1)
     assert "provider.answered_late" in actions, actions
     pools.shutdown()
+
+
+class HeldSandbox(SandboxProvider):
+    """The sandbox whose cancels answer only once the test lets them go."""
+
+    def __init__(self) -> None:
+        super().__init__(slow_seconds=0)
+        self.release = threading.Event()
+
+    def cancel(self, subscription_id: str) -> CancelResult:
+        self.release.wait(10)
+        return super().cancel(subscription_id)
+
+
+@pytest.fixture
+def own_threads() -> Iterator[ProviderPools]:
+    pools = ProviderPools(threads_each=2, niceness=0)
+    yield pools
+    pools.shutdown()
+
+
+def test_a_slow_cancel_is_acted_on_once_and_still_answered(own_threads: ProviderPools) -> None:
+    held = HeldSandbox()
+    in_flight: list[bool] = []
+    slow = calls.WhenSlow(after=0.05, then=lambda: in_flight.append(not held.release.is_set()))
+    threading.Timer(0.3, held.release.set).start()
+    answer = calls.cancel(own_threads, held, "sb_1001", deadline=5, late=print, when_slow=slow)
+    assert answer.outcome is Outcome.CANCELLED
+    assert slow.done and in_flight == [True]  # once, while the call was in flight
+
+
+def test_a_prompt_cancel_is_not_acted_on_as_slow(own_threads: ProviderPools) -> None:
+    seen: list[bool] = []
+    slow = calls.WhenSlow(after=2.0, then=lambda: seen.append(True))
+    answer = calls.cancel(own_threads, SandboxProvider(), "sb_1001", deadline=5, late=print, when_slow=slow)
+    assert answer.outcome is Outcome.CANCELLED and not slow.done and seen == []
+
+
+def test_the_deadline_counts_the_slow_part_and_a_failing_action_costs_no_answer(own_threads: ProviderPools) -> None:
+    held = HeldSandbox()
+
+    def fail() -> None:
+        time.sleep(0.2)
+        raise RuntimeError("the Slack threads are gone")
+
+    started = time.monotonic()
+    slow = calls.WhenSlow(after=0.1, then=fail)
+    answer = calls.cancel(own_threads, held, "sb_1001", deadline=0.6, late=print, when_slow=slow)
+    took = time.monotonic() - started
+    assert answer.outcome is Outcome.UNKNOWN and slow.done
+    assert 0.55 < took < 0.85, took  # the deadline from the start: not 0.6 s more after the slow part
+    held.release.set()

@@ -16,6 +16,9 @@ from bot.core import decisions
 from bot.demo.stack import LocalStack
 from bot.runtime.sweeper import sweep_once
 from bot.slack import blocks
+from bot.slack.listeners import actions
+from bot.slack.text import requester_dm
+from providers.base import CancelResult
 from providers.kajabi import KajabiProvider
 from providers.onekey import OneKeyProvider
 from providers.registry import Registry
@@ -123,11 +126,53 @@ def test_sandbox_happy_path(stack: LocalStack) -> None:
     assert "asked to cancel" in thread() and "approved" in thread()
     lines = [line for line in thread().splitlines() if line.startswith("`#")]
     assert len(lines) == len(set(lines)) == 3  # each event once
-    # Intermediate card: "Approved by …, cancelling…" before the result.
-    updates = [c.args for c in stack.slack.calls_to("chat.update")]
-    assert any("cancelling" in str(u.get("blocks")) for u in updates)
+    # The cancel answered at once: the card went straight to its outcome, the approval and the outcome share one
+    # thread message, and the requester heard once.
+    updates = [str(c.args.get("blocks")) for c in stack.slack.calls_to("chat.update")]
+    assert len(updates) == 1 and "Cancelled" in updates[0] and "cancelling" not in updates[0]
+    assert len(card_of(stack, request_id)["thread"]) == 2
+    stack.wait_until(lambda: stack.slack.dms(AGENT), what="the requester's DM")
+    assert [dm.text for dm in stack.slack.dms(AGENT)] == [requester_dm(done)]
     sandbox = stack.services.registry["sandbox"]
     assert isinstance(sandbox, SandboxProvider) and sandbox.cancel_calls == ["sb_1001"]
+    assert chain_ok(stack)
+
+
+class HeldCancels(SandboxProvider):
+    """The sandbox whose cancels wait until the test lets them go: a provider slow to answer."""
+
+    def __init__(self) -> None:
+        super().__init__(slow_seconds=0)
+        self.release = threading.Event()
+
+    def cancel(self, subscription_id: str) -> CancelResult:
+        self.release.wait(30)
+        return super().cancel(subscription_id)
+
+
+def test_a_cancel_slow_to_answer_is_shown_in_progress_then_settled(
+    make_stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(actions, "SHOW_EXECUTING_AFTER", 0.05)
+    held = HeldCancels()
+    stack = make_stack(registry=Registry({"sandbox": held}))
+    request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked by email")
+    click(stack, blocks.APPROVE, request_id, APPROVER)
+    stack.wait_until(lambda: "cancelling" in card_of(stack, request_id)["json"], what="the card in progress")
+    assert card_of(stack, request_id)["buttons"] == []
+    stack.wait_until(lambda: len(stack.slack.dms(AGENT)) == 1, what="the requester's first DM")
+    assert "cancelling" in stack.slack.dms(AGENT)[0].text
+    assert stack.request(request_id).status == "executing"
+
+    held.release.set()
+    done = stack.wait_status(request_id, "cancelled")
+    stack.wait_until(lambda: "Cancelled" in card_of(stack, request_id)["json"], what="the final card")
+    stack.wait_until(lambda: len(stack.slack.dms(AGENT)) == 2, what="the requester's second DM")
+    assert stack.slack.dms(AGENT)[1].text == requester_dm(done)
+    stack.wait_until(lambda: "*cancelled*" in "\n".join(card_of(stack, request_id)["thread"]), what="the thread")
+    lines = [line for m in card_of(stack, request_id)["thread"] for line in m.splitlines() if line.startswith("`#")]
+    assert len(lines) == len(set(lines)) == 3
+    assert held.cancel_calls == ["sb_1001"]
     assert chain_ok(stack)
 
 
