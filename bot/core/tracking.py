@@ -25,6 +25,8 @@ def current(core: Core, request_id: str) -> CancellationRequest | None:
 
 def moved_on(core: Core, request: CancellationRequest) -> bool:
     """Whether the request's status or outcome changed since `request` was read (or it is gone)."""
+    if S(request.status) not in requests.ALLOWED:
+        return False  # a final status and its outcome never change: nothing to read
     with core.database.read() as db:
         return requests.state_of(db, request.id) != (request.status, request.outcome)
 

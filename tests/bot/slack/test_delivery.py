@@ -10,7 +10,7 @@ import pytest
 from bot.demo.stack import LocalStack
 from bot.slack import blocks
 from bot.slack.delivery import Delivery
-from storage import audit
+from storage import audit, requests
 from tests.bot.conftest import AGENT, APPROVER
 from tests.bot.slack.test_scenarios import ask_and_get_id, card_of, chain_ok, click
 
@@ -113,3 +113,29 @@ def run_recording_syncs(delivery: Delivery, work: tuple[Any, ...]) -> list[dict[
     run, *args = work
     assert run(*args)
     return synced
+
+
+def test_a_card_shown_at_a_final_status_is_not_read_back(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After each card update the status is read again, in case it moved on meanwhile; a final status cannot, so
+    its update is not followed by that read. One still in progress is."""
+    request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked")
+    click(stack, blocks.APPROVE, request_id, APPROVER)
+    stack.wait_status(request_id, "cancelled")
+    stack.wait_idle()
+    read_back: list[str] = []
+    real_state_of = requests.state_of
+
+    def state_of(db: Any, request_id: str) -> Any:
+        read_back.append(request_id)
+        return real_state_of(db, request_id)
+
+    monkeypatch.setattr(requests, "state_of", state_of)
+    delivery, client = stack.services.delivery, stack.services.client
+    updates_before = len(stack.slack.calls_to("chat.update"))
+    assert delivery.sync(client, request_id)
+    assert len(stack.slack.calls_to("chat.update")) == updates_before + 1 and read_back == []
+
+    pending_id = ask_and_get_id(stack, "sandbox sb_many_7 customer asked")
+    stack.wait_idle()
+    assert delivery.sync(client, pending_id)
+    assert read_back == [pending_id]
