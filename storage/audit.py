@@ -9,11 +9,12 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select
+from sqlalchemy import Connection, Select, String, bindparam, cast, func, insert, select
 
 from storage import chain
 from storage.database import load, table
 from storage.models import AuditEvent, AuditHead, CancellationRequest
+from storage.sql_functions import database_sha256_hex
 
 
 def utcnow() -> datetime:
@@ -29,10 +30,31 @@ _events = table(AuditEvent)
 _head = table(AuditHead)
 _requests = table(CancellationRequest)
 
-_READ_HEAD = select(_head.c.sequence, _head.c.hash).where(_head.c.id == chain.HEAD_ID)
-# SQLite has no row locks (and needs none: it has one writer at a time); elsewhere the tip row is the lock.
-_LOCK_HEAD = _READ_HEAD.with_for_update()
-_INSERT_EVENT = insert(_events)
+# One statement appends: it takes the next sequence and the tip's hash from the tip row, locked until the commit
+# (PostgreSQL; SQLite has one writer at a time), and hashes the event there, so the lock is held for one round trip
+# and the commit. A trigger then moves the tip row to the new event (migration 0008).
+_next = _head.c.sequence + 1
+_APPEND = (
+    insert(_events)
+    .from_select(
+        ["sequence", "time", "request_id", "actor", "action", "detail", "previous_hash", "hash"],
+        select(
+            _next.label("sequence"),
+            bindparam("time", type_=_events.c.time.type),
+            bindparam("request_id", type_=String()),
+            bindparam("actor", type_=String()),
+            bindparam("action", type_=String()),
+            bindparam("detail", type_=String()),
+            _head.c.hash,
+            database_sha256_hex(
+                _head.c.hash + bindparam("before", type_=String()) + cast(_next, String) + bindparam("after")
+            ),
+        )
+        .where(_head.c.id == chain.HEAD_ID)
+        .with_for_update(),
+    )
+    .returning(_events.c.sequence, _events.c.previous_hash, _events.c.hash)
+)
 _EVENTS_OF_REQUEST = (
     select(_events)
     .where(_events.c.request_id == bindparam("request_id"), _events.c.sequence > bindparam("after"))
@@ -58,31 +80,24 @@ def append(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add one event to the chain inside the caller's transaction, so it commits with the change it records."""
-    # The tip row is created by the first migration; locking it serializes appenders in every process.
-    tip = db.execute(_READ_HEAD if db.dialect.name == "sqlite" else _LOCK_HEAD).one_or_none()
-    assert tip is not None, "the audit head row is missing: run the migrations"
-    tip_sequence, tip_hash = tip
+    moment = utcnow()
     detail_text = canonical_json(detail or {})
-    row = {
-        "sequence": tip_sequence + 1,
-        "time": utcnow(),
-        "request_id": request_id,
-        "actor": actor,
-        "action": action,
-        "detail": detail_text,
-        "previous_hash": tip_hash,
-    }
-    row["hash"] = chain.event_hash(
-        previous_hash=tip_hash,
-        sequence=row["sequence"],
-        time=chain.format_time(row["time"]),
+    before, after = chain.around_sequence(
+        time=chain.format_time(moment), request_id=request_id, actor=actor, action=action, detail=detail_text
+    )
+    params = {"time": moment, "request_id": request_id, "actor": actor, "action": action, "detail": detail_text}
+    added = db.execute(_APPEND, {**params, "before": before, "after": after}).one_or_none()
+    assert added is not None, "the audit head row is missing: run the migrations"
+    return AuditEvent(
+        sequence=added.sequence,
+        time=moment,
         request_id=request_id,
         actor=actor,
         action=action,
         detail=detail_text,
+        previous_hash=added.previous_hash,
+        hash=added.hash,
     )
-    db.execute(_INSERT_EVENT, row)  # a trigger moves the tip row to it (migration 0008)
-    return AuditEvent(**row)
 
 
 def _iter_events(db: Connection, *, batch_size: int, since: datetime | None = None) -> Iterator[Any]:

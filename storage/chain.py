@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from sqlalchemy import ColumnElement, Connection, String, bindparam, cast, func,
 
 from storage.database import load, table
 from storage.models import AuditCheck, AuditEvent, AuditHead
+from storage.sql_functions import sha256_hex
 
 GENESIS_HASH = "0" * 64
 HEAD_ID = 1
@@ -42,12 +42,19 @@ def event_hash(
 
     Hashing the stored bytes, not a parse of them, means a detail that reads the same but is stored differently
     (a duplicate key whose second value a CSV reader would show) no longer matches its hash."""
+    before, after = around_sequence(time=time, request_id=request_id, actor=actor, action=action, detail=detail)
+    return sha256_hex(f"{previous_hash}{before}{sequence}{after}")
+
+
+def around_sequence(*, time: str, request_id: str | None, actor: str, action: str, detail: str) -> tuple[str, str]:
+    """The event's canonical JSON before and after its sequence number: an append hashes them in the database
+    around the sequence it takes there (storage.audit)."""
     request = "null" if request_id is None else _json_string(request_id)
-    body = (
+    before = (
         f'{{"action":{_json_string(action)},"actor":{_json_string(actor)},"detail":{detail},'
-        f'"request_id":{request},"sequence":{sequence},"time":{_json_string(time)}}}'
+        f'"request_id":{request},"sequence":'
     )
-    return hashlib.sha256((previous_hash + body).encode("utf-8")).hexdigest()
+    return before, f',"time":{_json_string(time)}}}'
 
 
 @dataclass(frozen=True)

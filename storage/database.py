@@ -22,6 +22,7 @@ from sqlalchemy.pool import QueuePool
 from sqlmodel import SQLModel, create_engine
 
 from storage.errors import DatabaseBusy
+from storage.sql_functions import database_sha256_hex, sha256_hex
 
 Model = TypeVar("Model", bound=SQLModel)
 
@@ -112,6 +113,8 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        # The audit chain's hash, computed inside the statement that appends an event (storage.audit).
+        dbapi_connection.create_function(database_sha256_hex.name, 1, sha256_hex, deterministic=True)
 
 
 def is_sqlite(engine: Engine) -> bool:

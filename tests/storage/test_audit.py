@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -59,6 +60,50 @@ def test_each_hash_covers_the_previous_hash_and_the_event(database: Database) ->
         ensure_ascii=False,
     )
     assert second.hash == hashlib.sha256((first.hash + body).encode()).hexdigest()
+
+
+# Quotes, escapes, control characters (PostgreSQL text holds no NUL), and text beyond ASCII.
+AWKWARD = ['quote " backslash \\ slash /', "tab\tnew line\nreturn\r", "\x01\x1f\x7f", "é ü ß 中文 🙂 \u2028"]
+
+
+def test_the_hash_the_database_computes_is_the_hash_rule_for_any_text(database: Database) -> None:
+    """An append hashes the event in the database (one statement): the same bytes as the rule the walk applies."""
+    with database.write() as db:
+        added = [
+            audit.append(db, actor=text, action=f"test.{n}", request_id=text, detail={"note": text, text: n})
+            for n, text in enumerate(AWKWARD)
+        ]
+        added.append(audit.append(db, actor="U0ACTOR1", action="test.none"))  # no request, empty detail
+    previous = chain.GENESIS_HASH
+    for event in added:
+        assert event.previous_hash == previous
+        assert event.hash == chain.event_hash(
+            previous_hash=previous,
+            sequence=event.sequence,
+            time=chain.format_time(event.time),
+            request_id=event.request_id,
+            actor=event.actor,
+            action=event.action,
+            detail=event.detail,
+        )
+        previous = event.hash
+    with database.read() as db:
+        stored = [(e.sequence, e.hash, e.detail) for e in audit.events_by_actor(db, "U0ACTOR1")]
+        assert stored == [(added[-1].sequence, added[-1].hash, "{}")]
+        assert chain.verify(db).ok
+
+
+def test_appends_from_many_threads_make_one_unbroken_chain(database: Database) -> None:
+    def append_ten(n: int) -> None:
+        for i in range(10):
+            with database.write() as db:
+                audit.append(db, actor=f"U0ACTOR{n}", action="test.event", detail={"i": i})
+
+    with ThreadPoolExecutor(8) as threads:
+        list(threads.map(append_ten, range(8)))
+    with database.read() as db:
+        report = chain.verify(db)
+    assert report.ok and report.events == 80, report.describe()
 
 
 @pytest.mark.parametrize(
