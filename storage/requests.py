@@ -111,6 +111,7 @@ class Transition:
     only_if_retry_safe: bool = False
     attempt: int | None = None  # attempts == this: an answer settles only the attempt it belongs to
     actor_role: Role | None = None  # the actor holds this role (or one above it) when the update runs
+    not_the_requester: bool = False  # the actor is not the one who asked (no approving one's own request)
     # The actor is still under this limit when the update runs (counted in the same statement, so on SQLite,
     # where writes take turns, two decisions at the very limit cannot both pass).
     within: ActionLimit | None = None
@@ -139,6 +140,7 @@ def _transition_statement(
     retry_safe: bool,
     attempt: bool,
     role: bool,
+    not_the_requester: bool,
     limited: bool,
 ) -> Update:
     """The conditional UPDATE of one shape of transition, built once: the few shapes come from the use cases'
@@ -158,6 +160,8 @@ def _transition_statement(
         conditions.append(_c.attempts == bindparam("attempt"))
     if role:
         conditions.append(holds_role(bindparam("actor"), bindparam("roles", expanding=True)))
+    if not_the_requester:
+        conditions.append(_c.requester != bindparam("actor"))
     if limited:
         conditions.append(_ACTIONS_SINCE.scalar_subquery() < bindparam("limit_most"))
     return update(_requests).where(*conditions).values(values).returning(*_requests.c)
@@ -283,6 +287,7 @@ def transition(db: Connection, request_id: str, change: Transition) -> Transitio
         retry_safe=change.only_if_retry_safe,
         attempt=change.attempt is not None,
         role=change.actor_role is not None,
+        not_the_requester=change.not_the_requester,
         limited=change.within is not None,
     )
     params: dict[str, Any] = {name: getattr(change, name) for name in recorded}

@@ -11,6 +11,7 @@ from bot.core.context import Core
 from bot.core.results import SYSTEM_ACTOR, Refusal, Refused, Result, answers_refusals
 from providers.base import CancelResult, LookupResult, Outcome, SubscriptionSnapshot, SubscriptionStatus
 from storage import audit, requests
+from storage.errors import RequestNotFound
 from storage.models import CancellationRequest, RequestStatus, Role
 from storage.requests import ActionLimit, Transition
 
@@ -32,37 +33,49 @@ def status_for(outcome: Outcome) -> RequestStatus:
 @answers_refusals
 def approve(core: Core, request_id: str, *, approver: str) -> Result:
     """pending -> executing, by an approver who did not ask (unless self-approval is allowed) and is within the
-    hourly limit. The caller then runs `cancel`."""
+    hourly limit. The approving update carries every one of those conditions, so it runs first: a click that wins
+    reads nothing before it, and only one that loses reads the request to say why. The caller then runs `cancel`."""
+    if not requests.looks_like_request_id(request_id):
+        return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
+    now = core.clock()
+    within = ActionLimit(action=APPROVED, since=now - timedelta(hours=1), most=core.policy.max_approvals_per_hour)
+    change = Transition(
+        expected=S.PENDING,
+        target=S.EXECUTING,
+        actor=approver,
+        action=APPROVED,
+        actor_role=Role.APPROVER,
+        not_the_requester=not core.policy.allow_self_approval,
+        unexpired_at=now,
+        within=within,
+        decided_by=approver,
+        decided_at=now,
+        started_at=now,
+        lease_owner=core.process_id,
+        new_attempt=True,
+    )
+    try:
+        result = transitions.apply(core, request_id.upper(), change)
+    except RequestNotFound:
+        return Result(ok=False, refusal=Refusal.NO_SUCH_REQUEST)
+    if result.ok:
+        return result
+    return _why_not_approved(core, request_id, approver=approver, within=within, now=now)
+
+
+def _why_not_approved(core: Core, request_id: str, *, approver: str, within: ActionLimit, now: datetime) -> Result:
+    """A lost approval explained from the request and the approver's roles as they are now, checked in this order:
+    the role (audited), their own request, the expiry (expired now, and shown), the hourly limit (audited), or
+    someone decided first."""
     request = access.load_for(core, request_id, user=approver, needed=Role.APPROVER, attempted="approve")
     if approver == request.requester and not core.policy.allow_self_approval:
         access.audit_refusal(core, request.id, approver, "approval.refused", {"why": "self_approval"})
         return Result(ok=False, request=request, refusal=Refusal.SELF_APPROVAL)
     _refuse_if_expired(core, request)
-    now = core.clock()
-    limit = core.policy.max_approvals_per_hour
-    within = ActionLimit(action=APPROVED, since=now - timedelta(hours=1), most=limit)
-    result = transitions.decide(
-        core,
-        request.id,
-        Transition(
-            expected=S.PENDING,
-            target=S.EXECUTING,
-            actor=approver,
-            action=APPROVED,
-            actor_role=Role.APPROVER,
-            unexpired_at=now,
-            within=within,
-            decided_by=approver,
-            decided_at=now,
-            started_at=now,
-            lease_owner=core.process_id,
-            new_attempt=True,
-        ),
-    )
-    if result.refusal is Refusal.ALREADY_DECIDED and _over_limit(core, result.request, approver, within, now):
-        access.audit_refusal(core, request.id, approver, "limit.approvals", {"limit": limit, "window": "1h"})
-        return Result(ok=False, request=result.request, refusal=Refusal.OVER_LIMIT, limit=limit)
-    return result
+    if _over_limit(core, request, approver, within, now):
+        access.audit_refusal(core, request.id, approver, "limit.approvals", {"limit": within.most, "window": "1h"})
+        return Result(ok=False, request=request, refusal=Refusal.OVER_LIMIT, limit=within.most)
+    return Result(ok=False, request=request, refusal=transitions.lost(request))
 
 
 def _over_limit(

@@ -78,7 +78,7 @@ def on_approve(
 def approve(services: Services, client: WebClient, click: Click) -> None:
     """pending -> executing; the winner then cancels at the provider, in this work thread. A cancel answered
     within SHOW_EXECUTING_AFTER is shown once, with its outcome: the card goes straight from pending to it, the
-    thread gets both lines in one message and the requester one DM. A slower one shows "being cancelled" first."""
+    thread gets both lines in one message and the requester one DM. A slower one shows "cancelling…" meanwhile."""
     result = decisions.approve(services.core, click.target, approver=click.user)
     if not result.ok or result.request is None:
         show_decision(services, client, click, result)

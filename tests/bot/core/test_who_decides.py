@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from bot.core import access, admin, asking, decisions, upkeep
+from bot.core import access, admin, asking, decisions, transitions, upkeep
 from bot.core.asking import Ask
 from bot.core.context import Core
 from bot.core.results import Refusal
@@ -17,6 +17,7 @@ from providers.base import CancelEffect, CancelResult, LookupResult, Outcome, Su
 from providers.registry import Registry
 from storage import audit, requests, roles
 from storage.database import Database
+from storage.models import RequestStatus as S
 from storage.models import Role
 
 ASKER, APPROVER, ADMIN, ADMIN_2 = "U0ASKER01", "U0APPROV1", "U0ADMIN01", "U0ADMIN02"
@@ -113,22 +114,40 @@ def test_a_requester_revoked_during_the_lookup_gets_no_request(core: Core, provi
         assert requests.open_for(db, provider="counting", subscription_id="sub-1") is None
 
 
-def test_an_approver_revoked_between_the_check_and_the_update_does_not_approve(
+def test_an_approver_revoked_just_before_the_update_does_not_approve(
     core: Core, provider: Counting, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Nothing is checked before the approving update but the update itself: a role revoked a moment before it
+    runs (after the click's ack trusted it) decides nothing, and the refusal says why."""
     request_id = ask(core).request.id
-    checked = access.load_for
+    deciding = transitions.apply
 
-    def check_then_revoke(*args: Any, **kwargs: Any) -> Any:
-        found = checked(*args, **kwargs)
+    def revoke_then_decide(*args: Any, **kwargs: Any) -> Any:
         revoke(core, APPROVER, Role.APPROVER)
-        return found
+        return deciding(*args, **kwargs)
 
-    monkeypatch.setattr(access, "load_for", check_then_revoke)
+    monkeypatch.setattr(transitions, "apply", revoke_then_decide)
     refused = decisions.approve(core, request_id, approver=APPROVER)
     assert refused.refusal is Refusal.NO_ROLE and refused.needed is Role.APPROVER
     assert actions_of(core, request_id) == ["request.created", "access.denied"]
     assert provider.cancels == []
+
+
+def test_the_approving_update_itself_refuses_the_requester(core: Core, provider: Counting) -> None:
+    """Self-approval is one of the update's conditions, not only a check before it: a requester who is also an
+    approver cannot move their own request, whatever a caller checked."""
+    with core.database.write() as db:
+        roles.grant(db, user_id=ASKER, role=Role.APPROVER, actor="cli:test")
+    request_id = ask(core).request.id
+    change = requests.Transition(
+        expected=S.PENDING, target=S.EXECUTING, actor=ASKER, action="request.approved", not_the_requester=True
+    )
+    with core.database.write() as db:
+        assert not requests.transition(db, request_id, change).won
+    refused = decisions.approve(core, request_id, approver=ASKER)
+    assert refused.refusal is Refusal.SELF_APPROVAL
+    assert actions_of(core, request_id) == ["request.created", "approval.refused"]
+    assert decisions.approve(core, request_id, approver=APPROVER).ok and provider.cancels == []
 
 
 def test_an_admin_revoked_before_confirming_a_grant_does_not_confirm_it(
