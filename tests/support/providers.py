@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+from providers.base import CancelResult
+from providers.sandbox import SandboxProvider
 
 Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 
@@ -193,3 +197,15 @@ class OneKeySubscription:
 
     def client(self) -> httpx.Client:
         return httpx.Client(transport=httpx.MockTransport(self.handler), timeout=5)
+
+
+class HeldCancels(SandboxProvider):
+    """The sandbox whose cancels answer only once the test lets them go: a provider slow to answer a cancel."""
+
+    def __init__(self) -> None:
+        super().__init__(slow_seconds=0)
+        self.release = threading.Event()
+
+    def cancel(self, subscription_id: str) -> CancelResult:
+        self.release.wait(30)
+        return super().cancel(subscription_id)

@@ -14,14 +14,14 @@ from bot.core import asking, calls, decisions
 from bot.core.asking import Ask
 from bot.core.context import Core, Policy
 from bot.runtime.bulkheads import ProviderPools
-from providers.base import CancelResult, Outcome
+from providers.base import Outcome
 from providers.onekey import OneKeyProvider
 from providers.registry import Registry, http_client
 from providers.sandbox import SandboxProvider
 from storage import audit, roles
 from storage.database import Database
 from storage.models import Role
-from tests.support.providers import OneKeySubscription, Sleeps
+from tests.support.providers import HeldCancels, OneKeySubscription, Sleeps
 
 
 class TricklingServer:
@@ -112,18 +112,6 @@ def test_a_trickled_answer_holds_a_cancel_no_longer_than_the_deadline(
     pools.shutdown()
 
 
-class HeldSandbox(SandboxProvider):
-    """The sandbox whose cancels answer only once the test lets them go."""
-
-    def __init__(self) -> None:
-        super().__init__(slow_seconds=0)
-        self.release = threading.Event()
-
-    def cancel(self, subscription_id: str) -> CancelResult:
-        self.release.wait(10)
-        return super().cancel(subscription_id)
-
-
 @pytest.fixture
 def own_threads() -> Iterator[ProviderPools]:
     pools = ProviderPools(threads_each=2, niceness=0)
@@ -132,7 +120,7 @@ def own_threads() -> Iterator[ProviderPools]:
 
 
 def test_a_slow_cancel_is_acted_on_once_and_still_answered(own_threads: ProviderPools) -> None:
-    held = HeldSandbox()
+    held = HeldCancels()
     in_flight: list[bool] = []
     slow = calls.WhenSlow(after=0.05, then=lambda: in_flight.append(not held.release.is_set()))
     threading.Timer(0.3, held.release.set).start()
@@ -149,7 +137,7 @@ def test_a_prompt_cancel_is_not_acted_on_as_slow(own_threads: ProviderPools) -> 
 
 
 def test_the_deadline_counts_the_slow_part_and_a_failing_action_costs_no_answer(own_threads: ProviderPools) -> None:
-    held = HeldSandbox()
+    held = HeldCancels()
 
     def fail() -> None:
         time.sleep(0.2)

@@ -18,7 +18,6 @@ from bot.runtime.sweeper import sweep_once
 from bot.slack import blocks
 from bot.slack.listeners import actions
 from bot.slack.text import requester_dm
-from providers.base import CancelResult
 from providers.kajabi import KajabiProvider
 from providers.onekey import OneKeyProvider
 from providers.registry import Registry
@@ -26,7 +25,16 @@ from providers.sandbox import SandboxProvider
 from storage import audit, chain, roles
 from storage.models import Role
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, APPROVER_2, CHANNEL, STRANGER
-from tests.support.providers import JSON_API, ScriptedServer, Sleeps, json_response, purchase, raw, token
+from tests.support.providers import (
+    JSON_API,
+    HeldCancels,
+    ScriptedServer,
+    Sleeps,
+    json_response,
+    purchase,
+    raw,
+    token,
+)
 
 
 def ask(stack: LocalStack, text: str, user: str = AGENT, channel: str = CHANNEL) -> httpx.Response:
@@ -136,18 +144,6 @@ def test_sandbox_happy_path(stack: LocalStack) -> None:
     sandbox = stack.services.registry["sandbox"]
     assert isinstance(sandbox, SandboxProvider) and sandbox.cancel_calls == ["sb_1001"]
     assert chain_ok(stack)
-
-
-class HeldCancels(SandboxProvider):
-    """The sandbox whose cancels wait until the test lets them go: a provider slow to answer."""
-
-    def __init__(self) -> None:
-        super().__init__(slow_seconds=0)
-        self.release = threading.Event()
-
-    def cancel(self, subscription_id: str) -> CancelResult:
-        self.release.wait(30)
-        return super().cancel(subscription_id)
 
 
 def test_a_cancel_slow_to_answer_is_shown_in_progress_then_settled(
