@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from providers.base import CancelResult
+from providers.base import CancelResult, LookupResult
 from providers.sandbox import SandboxProvider
 
 Answer = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
@@ -199,13 +199,21 @@ class OneKeySubscription:
         return httpx.Client(transport=httpx.MockTransport(self.handler), timeout=5)
 
 
-class HeldCancels(SandboxProvider):
-    """The sandbox whose cancels answer only once the test lets them go: a provider slow to answer a cancel."""
+class HeldSandbox(SandboxProvider):
+    """The sandbox whose lookups, or cancels, or both, answer only once the test lets them go (`release`): a
+    provider that hangs, or is slow to answer."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, lookups: bool = False, cancels: bool = False) -> None:
         super().__init__(slow_seconds=0)
         self.release = threading.Event()
+        self._holds_lookups, self._holds_cancels = lookups, cancels
+
+    def lookup(self, subscription_id: str) -> LookupResult:
+        if self._holds_lookups:
+            self.release.wait(30)
+        return super().lookup(subscription_id)
 
     def cancel(self, subscription_id: str) -> CancelResult:
-        self.release.wait(30)
+        if self._holds_cancels:
+            self.release.wait(30)
         return super().cancel(subscription_id)

@@ -21,7 +21,7 @@ from providers.sandbox import SandboxProvider
 from storage import audit, roles
 from storage.database import Database
 from storage.models import Role
-from tests.support.providers import HeldCancels, OneKeySubscription, Sleeps
+from tests.support.providers import HeldSandbox, OneKeySubscription, Sleeps
 
 
 class TricklingServer:
@@ -120,7 +120,7 @@ def own_threads() -> Iterator[ProviderPools]:
 
 
 def test_a_slow_cancel_is_acted_on_once_and_still_answered(own_threads: ProviderPools) -> None:
-    held = HeldCancels()
+    held = HeldSandbox(cancels=True)
     in_flight: list[bool] = []
     slow = calls.WhenSlow(after=0.05, then=lambda: in_flight.append(not held.release.is_set()))
     threading.Timer(0.3, held.release.set).start()
@@ -137,7 +137,7 @@ def test_a_prompt_cancel_is_not_acted_on_as_slow(own_threads: ProviderPools) -> 
 
 
 def test_the_deadline_counts_the_slow_part_and_a_failing_action_costs_no_answer(own_threads: ProviderPools) -> None:
-    held = HeldCancels()
+    held = HeldSandbox(cancels=True)
 
     def fail() -> None:
         time.sleep(0.2)

@@ -4,7 +4,6 @@ App Home acks before it publishes, whatever `views.publish` does."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 
@@ -12,24 +11,12 @@ import httpx
 
 from bot.demo.stack import LocalStack
 from bot.slack import blocks
-from providers.base import LookupResult
 from providers.registry import Registry
 from providers.sandbox import SandboxProvider
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, CHANNEL
 from tests.bot.slack.test_admin import open_home
 from tests.bot.slack.test_scenarios import ask_and_get_id, click
-
-
-class HeldSandbox(SandboxProvider):
-    """The sandbox whose lookups wait until the test lets them go: a provider that hangs."""
-
-    def __init__(self) -> None:
-        super().__init__(slow_seconds=0)
-        self.release = threading.Event()
-
-    def lookup(self, subscription_id: str) -> LookupResult:
-        self.release.wait(30)
-        return super().lookup(subscription_id)
+from tests.support.providers import HeldSandbox
 
 
 class FastSandbox(SandboxProvider):
@@ -38,7 +25,7 @@ class FastSandbox(SandboxProvider):
 
 
 def two_providers(make_stack: Any, **settings: Any) -> tuple[LocalStack, HeldSandbox]:
-    held = HeldSandbox()
+    held = HeldSandbox(lookups=True)
     stack = make_stack(registry=Registry({"sandbox": held, "fast": FastSandbox()}), **settings)
     return stack, held
 

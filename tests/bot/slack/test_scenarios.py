@@ -27,7 +27,7 @@ from storage.models import Role
 from tests.bot.conftest import ADMIN, AGENT, APPROVER, APPROVER_2, CHANNEL, STRANGER
 from tests.support.providers import (
     JSON_API,
-    HeldCancels,
+    HeldSandbox,
     ScriptedServer,
     Sleeps,
     json_response,
@@ -150,7 +150,7 @@ def test_a_cancel_slow_to_answer_is_shown_in_progress_then_settled(
     make_stack: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(actions, "SHOW_EXECUTING_AFTER", 0.05)
-    held = HeldCancels()
+    held = HeldSandbox(cancels=True)
     stack = make_stack(registry=Registry({"sandbox": held}))
     request_id = ask_and_get_id(stack, "sandbox sb_1001 customer asked by email")
     click(stack, blocks.APPROVE, request_id, APPROVER)
