@@ -6,10 +6,12 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Select, String, bindparam, cast, func, insert, select
+from sqlalchemy import ColumnElement, Connection, Select, String, bindparam, cast, exists, func, insert, select
+from sqlalchemy.sql.dml import ReturningInsert
 
 from storage import chain
 from storage.database import load, table
@@ -30,31 +32,42 @@ _events = table(AuditEvent)
 _head = table(AuditHead)
 _requests = table(CancellationRequest)
 
-# One statement appends: it takes the next sequence and the tip's hash from the tip row, locked until the commit
-# (PostgreSQL; SQLite has one writer at a time), and hashes the event there, so the lock is held for one round trip
-# and the commit. A trigger then moves the tip row to the new event (migration 0008).
+# One statement appends: it takes the next sequence and the tip's hash from the tip row, locked until its
+# transaction ends (PostgreSQL; SQLite has one writer at a time), and hashes the event there. A trigger then moves
+# the tip row to the new event (migration 0008).
 _next = _head.c.sequence + 1
-_APPEND = (
-    insert(_events)
-    .from_select(
-        ["sequence", "time", "request_id", "actor", "action", "detail", "previous_hash", "hash"],
-        select(
-            _next.label("sequence"),
-            bindparam("time", type_=_events.c.time.type),
-            bindparam("request_id", type_=String()),
-            bindparam("actor", type_=String()),
-            bindparam("action", type_=String()),
-            bindparam("detail", type_=String()),
-            _head.c.hash,
-            database_sha256_hex(
-                _head.c.hash + bindparam("before", type_=String()) + cast(_next, String) + bindparam("after")
-            ),
+CHAIN_HAS_TIP = exists().where(_head.c.id == chain.HEAD_ID)
+# What the database decides of an appended event, given back by the append.
+PLACE_IN_CHAIN = ("sequence", "previous_hash", "hash")
+
+
+def append_statement(*conditions: ColumnElement[bool]) -> ReturningInsert[Any]:
+    """The append, made only when `conditions` hold too (requests.transition: only when its update took place)."""
+    return (
+        insert(_events)
+        .from_select(
+            ["sequence", "time", "request_id", "actor", "action", "detail", "previous_hash", "hash"],
+            select(
+                _next.label("sequence"),
+                bindparam("time", type_=_events.c.time.type),
+                bindparam("request_id", type_=String()),
+                bindparam("actor", type_=String()),
+                bindparam("action", type_=String()),
+                bindparam("detail", type_=String()),
+                _head.c.hash,
+                database_sha256_hex(
+                    _head.c.hash + bindparam("before", type_=String()) + cast(_next, String) + bindparam("after")
+                ),
+            )
+            .where(_head.c.id == chain.HEAD_ID, *conditions)
+            .with_for_update(),
         )
-        .where(_head.c.id == chain.HEAD_ID)
-        .with_for_update(),
+        .returning(*(_events.c[name] for name in PLACE_IN_CHAIN))
     )
-    .returning(_events.c.sequence, _events.c.previous_hash, _events.c.hash)
-)
+
+
+APPEND = append_statement()
+
 _EVENTS_OF_REQUEST = (
     select(_events)
     .where(_events.c.request_id == bindparam("request_id"), _events.c.sequence > bindparam("after"))
@@ -71,6 +84,49 @@ def count_of_actions(actor: Any, action: Any, since: Any) -> Select[int]:
 _COUNT_ACTIONS = count_of_actions(bindparam("actor"), bindparam("action"), bindparam("since"))
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be appended: the parameters of append_statement; `appended` makes the event from what
+    the database decided of it."""
+
+    params: dict[str, Any]
+
+    def appended(self, place: Any) -> AuditEvent:
+        """The event, at the place in the chain an append returned (a row with the PLACE_IN_CHAIN columns)."""
+        p = self.params
+        return AuditEvent(
+            sequence=place.sequence,
+            time=p["time"],
+            request_id=p["request_id"],
+            actor=p["actor"],
+            action=p["action"],
+            detail=p["detail"],
+            previous_hash=place.previous_hash,
+            hash=place.hash,
+        )
+
+
+def new_event(*, actor: str, action: str, request_id: str | None, detail: dict[str, Any] | None) -> NewEvent:
+    """The event's time and canonical detail, and its canonical JSON around the sequence the database will give
+    it (chain.around_sequence)."""
+    moment = utcnow()
+    detail_text = canonical_json(detail or {})
+    before, after = chain.around_sequence(
+        time=chain.format_time(moment), request_id=request_id, actor=actor, action=action, detail=detail_text
+    )
+    return NewEvent(
+        {
+            "time": moment,
+            "request_id": request_id,
+            "actor": actor,
+            "action": action,
+            "detail": detail_text,
+            "before": before,
+            "after": after,
+        }
+    )
+
+
 def append(
     db: Connection,
     *,
@@ -80,24 +136,10 @@ def append(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add one event to the chain inside the caller's transaction, so it commits with the change it records."""
-    moment = utcnow()
-    detail_text = canonical_json(detail or {})
-    before, after = chain.around_sequence(
-        time=chain.format_time(moment), request_id=request_id, actor=actor, action=action, detail=detail_text
-    )
-    params = {"time": moment, "request_id": request_id, "actor": actor, "action": action, "detail": detail_text}
-    added = db.execute(_APPEND, {**params, "before": before, "after": after}).one_or_none()
-    assert added is not None, "the audit head row is missing: run the migrations"
-    return AuditEvent(
-        sequence=added.sequence,
-        time=moment,
-        request_id=request_id,
-        actor=actor,
-        action=action,
-        detail=detail_text,
-        previous_hash=added.previous_hash,
-        hash=added.hash,
-    )
+    event = new_event(actor=actor, action=action, request_id=request_id, detail=detail)
+    place = db.execute(APPEND, event.params).one_or_none()
+    assert place is not None, "the audit head row is missing: run the migrations"
+    return event.appended(place)
 
 
 def _iter_events(db: Connection, *, batch_size: int, since: datetime | None = None) -> Iterator[Any]:

@@ -191,15 +191,16 @@ def _sqlite_file(url: str) -> Path | None:
 
 
 class Database:
-    """The one way into the database: `write()` or `read()` gives a SQLAlchemy Core connection inside one
-    transaction, committed when the block ends normally and rolled back otherwise."""
+    """The one way into the database: a SQLAlchemy Core connection from `write()` (one transaction, committed when
+    the block ends normally and rolled back otherwise), `alone()` (writes that each commit by themselves) or
+    `read()`."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size)
-        # PostgreSQL reads run on a pool of their own in autocommit: no BEGIN and COMMIT round trips around the few
-        # reads every click makes. SQLite reads open no transaction anyway (see write()).
-        self._read_engine = (
+        # Reads, and the writes that stand alone, run on PostgreSQL on a pool of its own in autocommit: no BEGIN and
+        # COMMIT round trips around them. SQLite's driver opens no transaction by itself either (see _tune_sqlite).
+        self._autocommit_engine = (
             self.engine if is_sqlite(self.engine) else make_engine(url, pool_size=pool_size, autocommit=True)
         )
         self._writer: WriterLock | None = None
@@ -225,11 +226,24 @@ class Database:
             yield connection
 
     @contextmanager
+    def alone(self) -> Iterator[Connection]:
+        """Writes each of which stands alone. On PostgreSQL every statement commits by itself: no BEGIN and COMMIT
+        round trips, and a lock a statement takes (a request's row, the audit chain's tip) is released as soon as the
+        server has run it, not after this process has come back to commit. On SQLite, where writers take turns
+        anyway, it is a write(). Statements that must commit together use write()."""
+        if self._writer is not None:
+            with self.write() as connection:
+                yield connection
+            return
+        with self._autocommit_engine.connect() as connection:
+            yield connection
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         """Reads only, each statement seeing what is committed when it runs: no transaction is opened (on SQLite in
         WAL mode a read never waits for a writer), which spares the BEGIN and COMMIT every click would pay several
         times."""
-        with self._read_engine.connect() as connection:
+        with self._autocommit_engine.connect() as connection:
             yield connection
 
     @contextmanager
@@ -250,8 +264,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        if self._read_engine is not self.engine:
-            self._read_engine.dispose()
+        if self._autocommit_engine is not self.engine:
+            self._autocommit_engine.dispose()
         if self._writer is not None:
             self._writer.close()
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     Update,
     and_,
     bindparam,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
 
@@ -273,10 +275,9 @@ def by_command_key(db: Connection, command_key: str) -> CancellationRequest | No
 
 
 def transition(db: Connection, request_id: str, change: Transition) -> TransitionResult:
-    """Apply `change` if, and only if, the request is still in `change.expected` and meets its conditions.
-
-    The caller that gets `won=True` is the one and only winner, whatever other threads or processes did.
-    """
+    """Apply `change`, with its audit event, if and only if the request is still in `change.expected` and meets its
+    conditions. The caller that gets `won=True` is the one and only winner, whatever other threads or processes did.
+    On PostgreSQL it is one statement, so it may run in Database.alone(); on SQLite it needs a transaction."""
     check_transition(change.expected, change.target)
     recorded = tuple(name for name in _RECORDED if getattr(change, name) is not None)
     statement = _transition_statement(
@@ -303,18 +304,42 @@ def transition(db: Connection, request_id: str, change: Transition) -> Transitio
     )
     if change.within is not None:
         params.update(limit_action=change.within.action, limit_since=change.within.since, limit_most=change.within.most)
-    # The winner gets the row as its update left it (RETURNING); a loser reads the row as the winner left it.
-    changed = load(CancellationRequest, db.execute(statement, params))
-    if not changed:
-        return TransitionResult(won=False, request=get(db, request_id))
-    event = audit.append(
-        db,
+    event = audit.new_event(
         actor=change.actor,
         action=change.action,
         request_id=request_id,
         detail={"from": change.expected.value, "to": change.target.value, **change.detail},
     )
-    return TransitionResult(won=True, request=changed[0], event=event)
+    if db.dialect.name == "postgresql":
+        # The update and its event in one statement, so it may run alone (Database.alone): the chain's tip is then
+        # locked only while the server runs it, never while this process comes back to commit.
+        row = db.execute(_with_event(statement), {**params, **event.params}).first()
+        if row is None:
+            return TransitionResult(won=False, request=get(db, request_id))
+        fields = {name: value for name, value in row._mapping.items() if name not in audit.PLACE_IN_CHAIN}
+        return TransitionResult(
+            won=True, request=CancellationRequest.model_construct(**fields), event=event.appended(row)
+        )
+    # SQLite has no data-modifying WITH: the update, then the event, in the caller's transaction. The winner gets the
+    # row as its update left it (RETURNING); a loser reads the row as the winner left it.
+    changed = load(CancellationRequest, db.execute(statement, params))
+    if not changed:
+        return TransitionResult(won=False, request=get(db, request_id))
+    return TransitionResult(
+        won=True, request=changed[0], event=event.appended(db.execute(audit.APPEND, event.params).one())
+    )
+
+
+@functools.cache
+def _with_event(moving: Update) -> Select[Any]:
+    """A transition's update and its audit event as one statement (PostgreSQL's data-modifying WITH): the event is
+    appended only when the update took place, and the statement returns the changed row with the event's place in
+    the chain. Built once per shape of update, like the update itself."""
+    # No change without its event: a chain without its tip row (never so after the migrations) changes nothing.
+    moved = moving.where(audit.CHAIN_HAS_TIP).cte("moved")
+    appended = audit.append_statement(exists(select(moved.c.id))).cte("appended")
+    place = (appended.c[name] for name in audit.PLACE_IN_CHAIN)
+    return select(moved, *place).select_from(moved.outerjoin(appended, true()))
 
 
 # The card, thread and DM bookkeeping: not status changes, and none of them decides a race about a cancel.

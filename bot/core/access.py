@@ -61,5 +61,5 @@ def audit_refusal(core: Core, request_id: str | None, actor: str, action: str, d
 
 def audit_event(core: Core, request_id: str | None, actor: str, action: str, detail: dict[str, object]) -> None:
     """An audit event that changes no request (a refusal, a limit reached, an export)."""
-    with core.database.write() as db:
+    with core.database.alone() as db:
         audit.append(db, actor=actor, action=action, request_id=request_id, detail=detail)

@@ -156,7 +156,7 @@ def _by_command(core: Core, command_key: str) -> CancellationRequest | None:
 
 def card_posted(core: Core, request_id: str, *, channel: str, card_ts: str) -> None:
     """Record the posted card; this process holds its thread from now (Delivery.sync with `thread_held`)."""
-    with core.database.write() as db:
+    with core.database.alone() as db:
         requests.set_card(db, request_id, channel=channel, card_ts=card_ts, owner=core.process_id, now=core.clock())
 
 

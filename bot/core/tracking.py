@@ -33,13 +33,13 @@ def moved_on(core: Core, request: CancellationRequest) -> bool:
 
 def card_failed(core: Core, request_id: str) -> None:
     """The card could not be updated: the sweep shows the current state when Slack answers again."""
-    with core.database.write() as db:
+    with core.database.alone() as db:
         requests.mark_card_dirty(db, request_id)
 
 
 def card_shown(core: Core, request_id: str, *, status: str) -> None:
     """The card shows `status`: clear the dirty flag unless the request has moved on since."""
-    with core.database.write() as db:
+    with core.database.alone() as db:
         requests.mark_card_clean(db, request_id, shown_status=status)
 
 
@@ -61,7 +61,7 @@ def take_thread(
             if requests.last_event_sequence(db, request.id) <= request.thread_sequence:
                 return None  # nothing to post: no lease, no write
     now = core.clock()
-    with core.database.write() as db:
+    with core.database.alone() as db:
         locked = requests.lock_thread(
             db, request.id, owner=core.process_id, now=now, stale_before=now - lease, dead_before=now - dead_after
         )
@@ -80,7 +80,7 @@ def thread_shown(core: Core, request_id: str, *, upto: int, tell: str | None = N
     are none, decided in the same write, so an event committed by another worker is never left unposted. With
     `tell`, the same write also claims the requester's DM of that status (see claim_notification): whether it was
     claimed comes second."""
-    with core.database.write() as db:
+    with core.database.alone() as db:
         more = requests.thread_shown(db, request_id, upto=upto, now=core.clock())
         events = audit.events_for_request(db, request_id, after=upto) if more else []
         claimed = tell is not None and requests.claim_notification(db, request_id, status=tell)
@@ -89,13 +89,13 @@ def thread_shown(core: Core, request_id: str, *, upto: int, tell: str | None = N
 
 def thread_progress(core: Core, request_id: str, *, upto: int) -> None:
     """One message of several was posted: record it at once, keeping (and renewing) the thread's lease."""
-    with core.database.write() as db:
+    with core.database.alone() as db:
         requests.thread_posted(db, request_id, upto=upto, now=core.clock())
 
 
 def thread_failed(core: Core, request_id: str, *, upto: int) -> None:
     """Slack failed mid-thread: keep what was shown, give the lease back; the sweep catches up."""
-    with core.database.write() as db:
+    with core.database.alone() as db:
         requests.thread_posted(db, request_id, upto=upto)
 
 
@@ -108,13 +108,13 @@ def to_tell(request: CancellationRequest) -> str | None:
 def claim_notification(core: Core, request_id: str, *, status: str) -> bool:
     """Whether this caller is the one to tell the requester that the request is `status` (decided in the database,
     so across replicas too)."""
-    with core.database.write() as db:
+    with core.database.alone() as db:
         return requests.claim_notification(db, request_id, status=status)
 
 
 def release_notification(core: Core, request: CancellationRequest) -> None:
     """The DM could not be sent: the requester counts as not told, and a later sync tries again."""
-    with core.database.write() as db:
+    with core.database.alone() as db:
         requests.release_notification(db, request.id, status=request.status)
 
 
@@ -128,13 +128,13 @@ def needing_catch_up(core: Core) -> list[CancellationRequest]:
 def slack_failed(core: Core, request: CancellationRequest) -> None:
     """A transient failure: back off (30 s, doubling, at most an hour) before the catch-up tries again."""
     backoff = min(SLACK_BACKOFF_FIRST * 2**request.slack_failures, SLACK_BACKOFF_MAX)
-    with core.database.write() as db:
+    with core.database.alone() as db:
         requests.slack_failed(db, request.id, retry_at=core.clock() + backoff)
 
 
 def slack_recovered(core: Core, request: CancellationRequest) -> None:
     if request.slack_failures:
-        with core.database.write() as db:
+        with core.database.alone() as db:
             requests.slack_recovered(db, request.id)
 
 

@@ -12,7 +12,7 @@ from storage.requests import Transition
 
 def apply(core: Core, request_id: str, change: Transition) -> Result:
     """One conditional transition with its audit event; ok only for the one caller that won it."""
-    with core.database.write() as db:
+    with core.database.alone() as db:  # a transition is one statement where it can be (see requests.transition)
         outcome = requests.transition(db, request_id, change)
     events = [outcome.event] if outcome.event is not None else []
     return Result(ok=outcome.won, request=outcome.request, events=events)

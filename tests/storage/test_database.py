@@ -111,6 +111,18 @@ def test_a_failing_block_rolls_its_statements_back(database: Database) -> None:
     assert found is not None and found.card_ts is None
 
 
+def test_statements_alone_commit_each_by_itself_on_postgresql_and_together_on_sqlite(database: Database) -> None:
+    request_id = make_request(database)
+    with pytest.raises(RuntimeError), database.alone() as db:
+        requests.set_card(db, request_id, channel="C0OTHER", card_ts="1.2", owner="test", now=audit.utcnow())
+        raise RuntimeError("after the write")
+    with database.read() as db:
+        found = requests.find(db, request_id)
+    assert found is not None
+    # PostgreSQL: the statement committed as it ran. SQLite: alone() is a write(), rolled back with its block.
+    assert found.card_ts == ("1.2" if database.dialect == "postgresql" else None)
+
+
 def test_a_second_request_from_the_same_command_is_refused_without_its_values(database: Database) -> None:
     fields: dict[str, Any] = {
         "provider": "sandbox",

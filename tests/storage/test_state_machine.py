@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import NoResultFound
 
-from storage import audit, chain, requests
+from storage import audit, chain, migrate, requests
 from storage.database import Database, WriterLock
 from storage.errors import DatabaseBusy, IllegalTransition
 from storage.models import RequestStatus
@@ -36,7 +38,8 @@ def make_request(database: Database, **overrides: object) -> str:
         return created.request.id
 
 
-def test_sixteen_threads_racing_one_transition_have_exactly_one_winner(database: Database) -> None:
+@pytest.mark.parametrize("way_in", ["write", "alone"])
+def test_sixteen_threads_racing_one_transition_have_exactly_one_winner(database: Database, way_in: str) -> None:
     request_id = make_request(database)
     barrier = threading.Barrier(16)
     wins: list[str] = []
@@ -45,7 +48,7 @@ def test_sixteen_threads_racing_one_transition_have_exactly_one_winner(database:
     def approve(n: int) -> None:
         try:
             barrier.wait()
-            with database.write() as db:
+            with getattr(database, way_in)() as db:
                 result = requests.transition(
                     db,
                     request_id,
@@ -128,6 +131,77 @@ def test_a_transition_and_its_audit_event_commit_together(sqlite_database: Datab
     with sqlite_database.write() as db:
         assert requests.get(db, request_id).status == S.PENDING
         assert [e.action for e in audit.events_for_request(db, request_id)] == ["request.created"]
+
+
+def test_transitions_from_many_threads_each_alone_make_one_unbroken_chain(database: Database) -> None:
+    ids = [make_request(database, subscription_id=f"sb_{n}") for n in range(24)]
+    approve = Transition(
+        expected=S.PENDING, target=S.EXECUTING, actor="U0APPROVER", action="request.approved", new_attempt=True
+    )
+    settle = Transition(expected=S.EXECUTING, target=S.CANCELLED, actor="system", action="provider.answered", attempt=1)
+
+    def approve_and_settle(request_id: str) -> bool:
+        with database.alone() as db:
+            approved = requests.transition(db, request_id, approve).won
+        with database.alone() as db:
+            return approved and requests.transition(db, request_id, settle).won
+
+    with ThreadPoolExecutor(8) as threads:
+        assert all(threads.map(approve_and_settle, ids))
+    with database.read() as db:
+        report = chain.verify(db)
+        histories = {tuple(e.action for e in audit.events_for_request(db, request_id)) for request_id in ids}
+    assert report.ok and report.events == 3 * len(ids), report.describe()
+    assert histories == {("request.created", "request.approved", "provider.answered")}
+
+
+def test_a_transition_that_loses_appends_nothing(database: Database) -> None:
+    request_id = make_request(database)
+    with database.alone() as db:
+        lost = requests.transition(
+            db, request_id, Transition(expected=S.EXECUTING, target=S.CANCELLED, actor="system", action="x")
+        )
+    with database.read() as db:
+        events = audit.events_for_request(db, request_id)
+    assert not lost.won and lost.event is None and lost.request.status == S.PENDING
+    assert [e.action for e in events] == ["request.created"]
+
+
+def test_no_transition_is_made_without_its_event(database: Database) -> None:
+    """A chain whose tip row is gone (only a tampered database has none) takes no event, so nothing changes."""
+    request_id = make_request(database)
+    with database.write() as db:
+        db.execute(text("DELETE FROM audit_head"))
+    try:
+        with database.alone() as db:
+            made = requests.transition(
+                db,
+                request_id,
+                Transition(expected=S.PENDING, target=S.REJECTED, actor="U0A", action="request.rejected"),
+            ).won
+    except NoResultFound:  # SQLite: the append after the update finds no tip, and the transaction rolls back
+        made = False
+    with database.read() as db:
+        assert not made and requests.get(db, request_id).status == S.PENDING
+        assert [e.action for e in audit.events_for_request(db, request_id)] == ["request.created"]
+
+
+def test_a_transition_alone_holds_the_chain_tip_only_while_its_statement_runs(pg_url: str) -> None:
+    database = Database(pg_url)
+    try:
+        migrate.upgrade(database.engine)
+        request_id = make_request(database)
+        with database.alone() as db:
+            approve = Transition(expected=S.PENDING, target=S.EXECUTING, actor="U0APPROVER", action="request.approved")
+            assert requests.transition(db, request_id, approve).won
+            with database.write() as other:  # the first block is still open; this append does not wait for it
+                other.execute(text("SET LOCAL lock_timeout = '2s'"))
+                audit.append(other, actor="U0OTHER", action="test.event")
+        with database.read() as db:
+            report = chain.verify(db)
+        assert report.ok and report.events == 3, report.describe()
+    finally:
+        database.dispose()
 
 
 def test_conditions_beyond_the_status_guard_the_update(database: Database) -> None:

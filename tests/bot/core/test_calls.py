@@ -14,7 +14,7 @@ from bot.core import asking, calls, decisions
 from bot.core.asking import Ask
 from bot.core.context import Core, Policy
 from bot.runtime.bulkheads import ProviderPools
-from providers.base import Outcome
+from providers.base import CancelResult, Outcome
 from providers.onekey import OneKeyProvider
 from providers.registry import Registry, http_client
 from providers.sandbox import SandboxProvider
@@ -124,16 +124,18 @@ def test_a_slow_cancel_is_acted_on_once_and_still_answered(own_threads: Provider
     in_flight: list[bool] = []
     slow = calls.WhenSlow(after=0.05, then=lambda: in_flight.append(not held.release.is_set()))
     threading.Timer(0.3, held.release.set).start()
-    answer = calls.cancel(own_threads, held, "sb_1001", deadline=5, late=print, when_slow=slow)
-    assert answer.outcome is Outcome.CANCELLED
+    late: list[CancelResult] = []
+    answer = calls.cancel(own_threads, held, "sb_1001", deadline=5, late=late.append, when_slow=slow)
+    assert answer.outcome is Outcome.CANCELLED and late == []
     assert slow.done and in_flight == [True]  # once, while the call was in flight
 
 
 def test_a_prompt_cancel_is_not_acted_on_as_slow(own_threads: ProviderPools) -> None:
     seen: list[bool] = []
     slow = calls.WhenSlow(after=2.0, then=lambda: seen.append(True))
-    answer = calls.cancel(own_threads, SandboxProvider(), "sb_1001", deadline=5, late=print, when_slow=slow)
-    assert answer.outcome is Outcome.CANCELLED and not slow.done and seen == []
+    late: list[CancelResult] = []
+    answer = calls.cancel(own_threads, SandboxProvider(), "sb_1001", deadline=5, late=late.append, when_slow=slow)
+    assert answer.outcome is Outcome.CANCELLED and not slow.done and seen == [] and late == []
 
 
 def test_the_deadline_counts_the_slow_part_and_a_failing_action_costs_no_answer(own_threads: ProviderPools) -> None:
@@ -145,8 +147,13 @@ def test_the_deadline_counts_the_slow_part_and_a_failing_action_costs_no_answer(
 
     started = time.monotonic()
     slow = calls.WhenSlow(after=0.1, then=fail)
-    answer = calls.cancel(own_threads, held, "sb_1001", deadline=0.6, late=print, when_slow=slow)
+    late: list[CancelResult] = []
+    answer = calls.cancel(own_threads, held, "sb_1001", deadline=0.6, late=late.append, when_slow=slow)
     took = time.monotonic() - started
     assert answer.outcome is Outcome.UNKNOWN and slow.done
     assert 0.55 < took < 0.85, took  # the deadline from the start: not 0.6 s more after the slow part
-    held.release.set()
+    held.release.set()  # the call answers after all: its answer goes to `late`
+    deadline = time.monotonic() + 5
+    while not late and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [answer.outcome for answer in late] == [Outcome.CANCELLED]
