@@ -77,8 +77,8 @@ def take_thread(
 
 def thread_shown(core: Core, request_id: str, *, upto: int, tell: str | None = None) -> tuple[list[AuditEvent], bool]:
     """Record the last event shown and return the events added meanwhile; the lease is given back only when there
-    are none, decided in the same write, so an event committed by another worker is never left unposted. With
-    `tell`, the same write also claims the requester's DM of that status (see claim_notification): whether it was
+    are none, decided in the same statement, so an event committed by another worker is never left unposted. With
+    `tell`, the same call also claims the requester's DM of that status (see claim_notification): whether it was
     claimed comes second."""
     with core.database.alone() as db:
         more = requests.thread_shown(db, request_id, upto=upto, now=core.clock())
