@@ -94,7 +94,7 @@ class NewEvent:
     def appended(self, place: Any) -> AuditEvent:
         """The event, at the place in the chain an append returned (a row with the PLACE_IN_CHAIN columns)."""
         p = self.params
-        return AuditEvent(
+        return AuditEvent.model_construct(  # our own values: see database.load
             sequence=place.sequence,
             time=p["time"],
             request_id=p["request_id"],

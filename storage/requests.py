@@ -197,7 +197,8 @@ def create(
     audit_detail: dict[str, Any] | None = None,
 ) -> Created:
     now = audit.utcnow()
-    request = CancellationRequest(
+    # Our own values, already checked: model_construct skips the table model's __init__ (a tenth of its cost).
+    request = CancellationRequest.model_construct(
         id=new_request_id(),
         provider=provider,
         subscription_id=subscription_id,
