@@ -419,8 +419,8 @@ _RELEASE_NOTIFICATION = (
     update(_requests).where(_ID, _c.notified_status == bindparam("told")).values(notified_status=S.PENDING.value)
 )
 _roles = table(RoleAssignment)
-# No rows when the user has no role; otherwise each row also says whether the delivery was seen, and how many
-# requests the user made since a moment.
+# No rows when the user has no role; otherwise each row also says whether the delivery was seen, how many
+# requests the user made since a moment, and whether an open request covers the subscription asked for.
 _STANDING = select(
     _roles.c.role,
     exists().where(_c.command_key == bindparam("command_key")).label("seen"),
@@ -428,6 +428,9 @@ _STANDING = select(
     .where(_c.requester == bindparam("user_id"), _c.created_at >= bindparam("since"))
     .scalar_subquery()
     .label("made"),
+    exists()
+    .where(_c.provider == bindparam("provider"), _c.subscription_id == bindparam("subscription_id"), _OPEN)
+    .label("covered"),
 ).where(_roles.c.user_id == bindparam("user_id"))
 
 
@@ -457,13 +460,24 @@ class Standing:
     roles: set[Role]
     seen: bool  # a request was already made from this command delivery
     made: int  # the requests the user made since the moment asked about
+    covered: bool = False  # an open request may already cancel the subscription asked for (see open_for)
 
 
-def standing(db: Connection, *, user_id: str, command_key: str, since: datetime) -> Standing:
-    """The user's roles and, when they hold one, whether a request was already made from this command delivery
-    and how many they made since `since`: the checks before a new request."""
-    rows = db.execute(_STANDING, {"user_id": user_id, "command_key": command_key, "since": since}).all()
-    return Standing({Role(row.role) for row in rows}, any(row.seen for row in rows), rows[0].made if rows else 0)
+def standing(
+    db: Connection, *, user_id: str, command_key: str, since: datetime, subscription: tuple[str, str] | None = None
+) -> Standing:
+    """The user's roles and, when they hold one, whether a request was already made from this command delivery,
+    how many they made since `since`, and whether an open request covers `subscription` (provider, id): the checks
+    before a new request."""
+    provider, subscription_id = subscription or ("", "")
+    params = {"user_id": user_id, "command_key": command_key, "since": since}
+    rows = db.execute(_STANDING, {**params, "provider": provider, "subscription_id": subscription_id}).all()
+    return Standing(
+        {Role(row.role) for row in rows},
+        any(row.seen for row in rows),
+        rows[0].made if rows else 0,
+        any(row.covered for row in rows),
+    )
 
 
 def set_card(db: Connection, request_id: str, *, channel: str, card_ts: str, owner: str, now: datetime) -> None:

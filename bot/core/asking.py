@@ -36,9 +36,14 @@ class _RoleRevoked(Exception):
 
 @answers_refusals
 def request(core: Core, ask: Ask) -> Result:
+    wanted = _wanted(core, ask)
     with core.database.read() as db:
         standing = requests.standing(
-            db, user_id=ask.requester, command_key=ask.command_key or "", since=core.clock() - timedelta(days=1)
+            db,
+            user_id=ask.requester,
+            command_key=ask.command_key or "",
+            since=core.clock() - timedelta(days=1),
+            subscription=wanted,
         )
     if ask.command_key and standing.seen:
         existing = _by_command(core, ask.command_key)
@@ -49,7 +54,8 @@ def request(core: Core, ask: Ask) -> Result:
         access.forget_requester(core, ask.requester)
         return access.record_denied(core, ask.requester, needed=Role.REQUESTER, attempted="request")
     _check_daily_limit(core, ask.requester, made=standing.made)
-    _check_not_covered(core, ask)
+    if standing.covered:
+        _check_not_covered(core, wanted)  # reads the covering request, to say which
     provider, subscription_id, found = _lookup(core, ask)
     assert found.snapshot is not None
     try:
@@ -79,22 +85,28 @@ def request(core: Core, ask: Ask) -> Result:
         existing = _by_command(core, ask.command_key) if ask.command_key else None
         if existing is not None:
             return Result(ok=True, request=existing, duplicate=True)
-        _check_not_covered(core, ask, subscription_id=subscription_id)
+        _check_not_covered(core, (provider, subscription_id))
         raise
     return Result(ok=True, request=created.request, events=[created.event])
 
 
-def _check_not_covered(core: Core, ask: Ask, *, subscription_id: str | None = None) -> None:
-    """Refused when another open request may already cancel this subscription: nobody gets two cards to approve."""
+def _wanted(core: Core, ask: Ask) -> tuple[str, str] | None:
+    """The provider and the subscription id asked for, when both are valid (the lookup refuses them otherwise)."""
     provider = core.registry.get(ask.provider)
     if provider is None:
-        return  # refused as unknown by the lookup
+        return None
     try:
-        wanted = subscription_id or provider.validate_id(ask.subscription_id)
+        return provider.name, provider.validate_id(ask.subscription_id)
     except InvalidSubscriptionId:
-        return  # refused as invalid by the lookup
+        return None
+
+
+def _check_not_covered(core: Core, wanted: tuple[str, str] | None) -> None:
+    """Refused when another open request may already cancel this subscription: nobody gets two cards to approve."""
+    if wanted is None:
+        return
     with core.database.read() as db:
-        covering = requests.open_for(db, provider=provider.name, subscription_id=wanted)
+        covering = requests.open_for(db, provider=wanted[0], subscription_id=wanted[1])
     if covering is not None:
         raise Refused(Result(ok=False, refusal=Refusal.ALREADY_REQUESTED, request=covering))
 

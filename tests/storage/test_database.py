@@ -135,7 +135,7 @@ def test_a_second_request_from_the_same_command_is_refused_without_its_values(da
         assert [e.action for e in audit.events_for_request(db, first.id)] == ["request.created"]
 
 
-def test_the_checks_before_a_request_read_roles_the_delivery_and_the_count_in_one_statement(
+def test_the_checks_before_a_request_read_roles_the_delivery_the_count_and_the_cover_in_one_statement(
     database: Database,
 ) -> None:
     with database.write() as db:
@@ -168,6 +168,10 @@ def test_the_checks_before_a_request_read_roles_the_delivery_and_the_count_in_on
             {Role.APPROVER}, False, 1
         )
         assert requests.standing(db, user_id="U0REQUEST", command_key="", since=after).made == 0
+        # The open request covers its own subscription at its provider, and no other.
+        for subscription, covered in [(("sandbox", "sb_1001"), True), (("sandbox", "sb_1002"), False), (None, False)]:
+            found = requests.standing(db, user_id="U0REQUEST", command_key="", since=after, subscription=subscription)
+            assert found.covered is covered, subscription
 
 
 def test_the_database_url_shows_no_password() -> None:

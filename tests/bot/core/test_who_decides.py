@@ -78,12 +78,16 @@ def actions_of(core: Core, request_id: str) -> list[str]:
         return [e.action for e in audit.events_for_request(db, request_id)]
 
 
-def test_a_second_request_for_an_open_subscription_is_refused_and_told_which_covers_it(core: Core) -> None:
+def test_a_second_request_for_an_open_subscription_is_refused_and_told_which_covers_it(
+    core: Core, provider: Counting
+) -> None:
     first = ask(core)
     assert first.ok
+    provider.during_lookup = lambda: pytest.fail("a covered subscription is refused before any lookup")
     second = ask(core, who=APPROVER)
     assert second.refusal is Refusal.ALREADY_REQUESTED and second.request is not None
     assert second.request.id == first.request.id
+    provider.during_lookup = None
     assert decisions.reject(core, first.request.id, approver=APPROVER).ok
     assert ask(core, who=APPROVER).ok  # a closed request no longer covers it
 
