@@ -87,6 +87,7 @@ def request(core: Core, ask: Ask) -> Result:
             return Result(ok=True, request=existing, duplicate=True)
         _check_not_covered(core, (provider, subscription_id))
         raise
+    core.known_providers.remember(created.request.id, created.request.provider)
     return Result(ok=True, request=created.request, events=[created.event])
 
 

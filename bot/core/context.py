@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from bot.core import calls
 from bot.core.calls import InThisThread, Runner
+from bot.core.known_providers import KnownProviders
 from bot.core.requesters import RecentRequesters
 from providers.base import LookupResult, SubscriptionProvider
 from providers.registry import Registry
@@ -40,6 +41,7 @@ class Core:
     policy: Policy = field(default_factory=Policy)
     clock: Callable[[], datetime] = audit.utcnow
     requesters: RecentRequesters = field(default_factory=RecentRequesters)
+    known_providers: KnownProviders = field(default_factory=KnownProviders)
     process_id: str = field(default_factory=new_process_id)
     calls: Runner = field(default_factory=InThisThread)
 

@@ -19,10 +19,18 @@ def request(core: Core, request_id: str) -> CancellationRequest | None:
 
 
 def provider_of(core: Core, request_id: str) -> str | None:
+    """The provider a request is for; read once per request, then remembered (it never changes)."""
     if not requests.looks_like_request_id(request_id):
         return None
+    request_id = request_id.upper()
+    known = core.known_providers.get(request_id)
+    if known is not None:
+        return known
     with core.database.read() as db:
-        return requests.provider_of(db, request_id)
+        provider = requests.provider_of(db, request_id)
+    if provider is not None:
+        core.known_providers.remember(request_id, provider)
+    return provider
 
 
 def history(core: Core, request_id: str) -> list[AuditEvent]:
