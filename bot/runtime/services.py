@@ -50,12 +50,19 @@ class Services:
     # Each provider's calls, on a bounded pool of their own (also in `core.calls`).
     provider_pools: ProviderPools
     # The work that waits on a provider (a lookup and the request it makes, an approval and its cancel), bounded
-    # per provider, so a slow provider holds up neither another provider nor `pool`.
+    # per provider, so a slow provider holds up neither another provider nor `pool` (see `work_threads`).
     provider_work: ProviderWork
 
     @property
     def registry(self) -> Registry:
         return self.core.registry
+
+
+def work_threads(provider_threads: int) -> int:
+    """Threads for a provider's work: a quarter more than for its calls, so that while some run the statements
+    before and after a call (an approval, its settling), the provider's calls still all run. A call that finds them
+    all taken waits without using its deadline (bot.core.calls). The README's Performance section has the figures."""
+    return provider_threads + max(1, provider_threads // 4)
 
 
 def provider_config(settings: Settings) -> ProviderConfig:
@@ -137,6 +144,8 @@ def build_services(
         form_pool=ListenerPool(settings.slack_threads, name="forms", queue_limit=settings.queue_limit),
         provider_pools=provider_pools,
         provider_work=ProviderWork(
-            threads_each=settings.listener_threads, queue_limit=settings.queue_limit, niceness=WORK_NICENESS
+            threads_each=work_threads(settings.listener_threads),
+            queue_limit=settings.queue_limit,
+            niceness=WORK_NICENESS,
         ),
     )

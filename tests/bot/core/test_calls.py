@@ -157,3 +157,55 @@ def test_the_deadline_counts_the_slow_part_and_a_failing_action_costs_no_answer(
     while not late and time.monotonic() < deadline:
         time.sleep(0.01)
     assert [answer.outcome for answer in late] == [Outcome.CANCELLED]
+
+
+class CountingSandbox(SandboxProvider):
+    """The sandbox, taking `seconds` for each cancel and counting the cancels it ran."""
+
+    def __init__(self, seconds: float = 0.0) -> None:
+        super().__init__(slow_seconds=0)
+        self.seconds, self.cancels = seconds, 0
+
+    def cancel(self, subscription_id: str) -> CancelResult:
+        self.cancels += 1
+        time.sleep(self.seconds)
+        return super().cancel(subscription_id)
+
+
+def hold_the_only_thread(pools: ProviderPools) -> HeldSandbox:
+    """A cancel that takes the provider's one thread until the test releases it."""
+    held = HeldSandbox(cancels=True)
+    late: list[CancelResult] = []  # released within its deadline: no late answer
+    threading.Thread(
+        target=calls.cancel, args=(pools, held, "sb_1001"), kwargs={"deadline": 10, "late": late.append}
+    ).start()
+    time.sleep(0.1)
+    return held
+
+
+def test_a_call_queued_behind_its_providers_other_calls_keeps_its_whole_deadline() -> None:
+    pools = ProviderPools(threads_each=1, niceness=0)
+    held = hold_the_only_thread(pools)
+    threading.Timer(0.4, held.release.set).start()
+    slow = CountingSandbox(seconds=0.3)
+    started = time.monotonic()
+    late: list[CancelResult] = []
+    answer = calls.cancel(pools, slow, "sb_1002", deadline=0.5, late=late.append)
+    # 0.4 s waiting for the thread, then 0.3 s of call: past 0.5 s in all, within 0.5 s of the call's start.
+    assert answer.outcome is Outcome.CANCELLED and late == [], answer
+    assert time.monotonic() - started > 0.6 and slow.cancels == 1
+    pools.shutdown()
+
+
+def test_a_call_that_gets_no_thread_within_its_deadline_is_withdrawn_unsent() -> None:
+    pools = ProviderPools(threads_each=1, niceness=0)
+    held = hold_the_only_thread(pools)
+    waiting = CountingSandbox()
+    late: list[CancelResult] = []
+    answer = calls.cancel(pools, waiting, "sb_1002", deadline=0.3, late=late.append)
+    assert (answer.outcome, answer.retry_safe) == (Outcome.PROVIDER_ERROR, True), answer
+    assert answer.detail.startswith("not sent:"), answer.detail
+    held.release.set()  # the thread is free again: the withdrawn call must still never run
+    time.sleep(0.3)
+    assert waiting.cancels == 0 and late == []
+    pools.shutdown()
