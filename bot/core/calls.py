@@ -82,8 +82,7 @@ def cancel(
     try:
         return _answer(future, call, deadline=deadline, when_slow=when_slow)
     except NotSent:
-        detail = f"not sent: {provider.label}'s earlier calls still held every thread for it after {deadline:.0f} s"
-        return CancelResult(Outcome.PROVIDER_ERROR, detail, None, True, 0)
+        return CancelResult(Outcome.PROVIDER_ERROR, _not_sent(provider, deadline), None, True, 0)
     except FutureTimeout:
         future.add_done_callback(lambda done: _late(done, late))
         detail = f"no answer within {deadline:.0f} s: {provider.label} may have acted; read it before anything else"
@@ -95,7 +94,9 @@ def lookup(runner: Runner, provider: SubscriptionProvider, subscription_id: str,
     call = _Call(lambda: provider.lookup(subscription_id))
     try:
         return _answer(runner.submit(provider.name, call), call, deadline=deadline)
-    except (NotSent, FutureTimeout):
+    except NotSent:
+        return LookupResult(None, Outcome.PROVIDER_ERROR, _not_sent(provider, deadline), None, 0)
+    except FutureTimeout:
         detail = f"no answer within {deadline:.0f} s"
         return LookupResult(None, Outcome.PROVIDER_ERROR, detail, None, int(deadline * 1000))
 
@@ -107,8 +108,14 @@ def search(
     call = _Call(lambda: searcher.find_by_email(email))
     try:
         return _answer(runner.submit(provider.name, call), call, deadline=deadline)
-    except (NotSent, FutureTimeout):
+    except NotSent:
+        return EmailSearch(problem=Outcome.PROVIDER_ERROR, detail=_not_sent(provider, deadline))
+    except FutureTimeout:
         return EmailSearch(problem=Outcome.PROVIDER_ERROR, detail=f"no answer within {deadline:.0f} s")
+
+
+def _not_sent(provider: SubscriptionProvider, deadline: float) -> str:
+    return f"not sent: {provider.label}'s earlier calls still held every thread for it after {deadline:.0f} s"
 
 
 def _answer(future: Future[T], call: _Call[T], *, deadline: float, when_slow: WhenSlow | None = None) -> T:

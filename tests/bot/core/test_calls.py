@@ -209,3 +209,13 @@ def test_a_call_that_gets_no_thread_within_its_deadline_is_withdrawn_unsent() ->
     time.sleep(0.3)
     assert waiting.cancels == 0 and late == []
     pools.shutdown()
+
+
+def test_a_lookup_that_gets_no_thread_within_its_deadline_says_it_was_not_sent() -> None:
+    pools = ProviderPools(threads_each=1, niceness=0)
+    held = hold_the_only_thread(pools)
+    seen = calls.lookup(pools, SandboxProvider(), "sb_1002", deadline=0.3)
+    assert seen.snapshot is None and seen.problem is Outcome.PROVIDER_ERROR
+    assert seen.detail.startswith("not sent:"), seen.detail
+    held.release.set()
+    pools.shutdown()
